@@ -1,0 +1,6 @@
+class SyntheticBasin:
+    pass
+
+
+def make_synthetic_basin(random_state=0):
+    raise NotImplementedError

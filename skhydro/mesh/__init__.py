@@ -1,0 +1,4 @@
+"""Gridded river basins: D8 flow directions, routing order, gauges."""
+from ._mesh import Mesh
+
+__all__ = ["Mesh"]

@@ -1,0 +1,157 @@
+"""Registry of model structures: parameter and state names, defaults, bounds and feasible ranges.
+
+A structure is named ``"snow-hydrological-routing"``, e.g. ``"zero-gr4-kw"``; its parameter (state) list is
+the concatenation of the snow, hydrological and routing lists, in that order. Values follow
+``../shared/spec/forward.md`` §3.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Structure", "get_structure", "SNOW_MODULES", "HYDROLOGICAL_MODULES", "ROUTING_MODULES"]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One parameter or state: its default, optimisation bounds and open feasible interval."""
+
+    name: str
+    unit: str
+    default: float
+    bounds: tuple
+    feasible: tuple
+    description: str
+
+
+def _var(name, unit, default, bounds, feasible, description):
+    return Variable(name, unit, float(default), tuple(map(float, bounds)), tuple(map(float, feasible)),
+                    description)
+
+
+_INF = np.inf
+PARAMETERS = {v.name: v for v in [
+    _var("ci", "mm", 1e-6, (1e-6, 100), (0, _INF), "interception capacity (adjusted from forcings by default)"),
+    _var("cp", "mm", 200, (1e-6, 1000), (0, _INF), "production store capacity"),
+    _var("ct", "mm", 500, (1e-6, 1000), (0, _INF), "transfer store capacity"),
+    _var("kexc", "mm/dt", 0, (-50, 50), (-_INF, _INF), "groundwater exchange coefficient"),
+    _var("llr", "min", 5, (1e-6, 1000), (0, _INF), "linear routing time constant (default scaled by dt/3600)"),
+    _var("akw", "-", 5, (1e-3, 50), (0, _INF), "kinematic wave alpha (A = akw Q^bkw)"),
+    _var("bkw", "-", 0.6, (1e-3, 1), (0, _INF), "kinematic wave beta"),
+]}
+STATES = {v.name: v for v in [
+    _var("hi", "-", 0.01, (1e-6, 0.999999), (0, 1), "interception store level, normalised"),
+    _var("hp", "-", 0.01, (1e-6, 0.999999), (0, 1), "production store level, normalised"),
+    _var("ht", "-", 0.01, (1e-6, 0.999999), (0, 1), "transfer store level, normalised"),
+    _var("hlr", "mm", 1e-6, (1e-6, 1000), (0, _INF), "linear routing store level"),
+]}
+
+SNOW_MODULES = {"zero": dict(parameters=(), states=(), fluxes=())}
+HYDROLOGICAL_MODULES = {
+    "gr4": dict(
+        parameters=("ci", "cp", "ct", "kexc"),
+        states=("hi", "hp", "ht"),
+        fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "qt"),
+    ),
+}
+ROUTING_MODULES = {
+    "zero": dict(parameters=(), states=(), fluxes=("qup",)),
+    "lag0": dict(parameters=(), states=(), fluxes=("qup",)),
+    "lr": dict(parameters=("llr",), states=("hlr",), fluxes=("qup",)),
+    "kw": dict(parameters=("akw", "bkw"), states=(), fluxes=("qup",)),
+}
+
+
+@dataclass(frozen=True)
+class Structure:
+    """A model structure: which snow, hydrological and routing operators run, and what they need.
+
+    Parameters
+    ----------
+    name : str
+        ``"snow-hydrological-routing"``, e.g. ``"zero-gr4-kw"``.
+
+    Attributes
+    ----------
+    snow, hydrological, routing : str
+        Module names.
+    parameters, states : tuple of str
+        Names in structure order (snow, hydrological, routing).
+    fluxes : tuple of str
+        Internal fluxes that a simulation can return.
+
+    Examples
+    --------
+    >>> from skhydro.structures import get_structure
+    >>> get_structure("zero-gr4-lr").parameters
+    ('ci', 'cp', 'ct', 'kexc', 'llr')
+    """
+
+    name: str
+
+    def __post_init__(self):
+        parts = self.name.split("-") if isinstance(self.name, str) else []
+        if len(parts) != 3:
+            raise ValueError(
+                f"structure must be a string 'snow-hydrological-routing' such as 'zero-gr4-kw', got {self.name!r}")
+        for kind, part, known in zip(("snow", "hydrological", "routing"), parts,
+                                     (SNOW_MODULES, HYDROLOGICAL_MODULES, ROUTING_MODULES)):
+            if part not in known:
+                raise ValueError(f"unknown {kind} module {part!r} in structure {self.name!r}; "
+                                 f"available: {sorted(known)}")
+
+    @property
+    def snow(self):
+        return self.name.split("-")[0]
+
+    @property
+    def hydrological(self):
+        return self.name.split("-")[1]
+
+    @property
+    def routing(self):
+        return self.name.split("-")[2]
+
+    def _modules(self):
+        return (SNOW_MODULES[self.snow], HYDROLOGICAL_MODULES[self.hydrological], ROUTING_MODULES[self.routing])
+
+    @property
+    def parameters(self):
+        return tuple(p for m in self._modules() for p in m["parameters"])
+
+    @property
+    def states(self):
+        return tuple(s for m in self._modules() for s in m["states"])
+
+    @property
+    def fluxes(self):
+        return tuple(f for m in self._modules() for f in m["fluxes"])
+
+    def default_parameters(self, dt):
+        """Spatially uniform defaults for a time step of ``dt`` seconds (``llr`` scales with dt)."""
+        values = {name: PARAMETERS[name].default for name in self.parameters}
+        if "llr" in values:
+            values["llr"] *= dt / 3600.0
+        return values
+
+    def default_states(self):
+        """Default initial states."""
+        return {name: STATES[name].default for name in self.states}
+
+    def bounds(self):
+        """Default optimisation bounds of the parameters and states, ``{name: (low, high)}``."""
+        return {n: (PARAMETERS[n] if n in PARAMETERS else STATES[n]).bounds
+                for n in self.parameters + self.states}
+
+
+def get_structure(structure):
+    """Return the :class:`Structure` for a name (or pass a :class:`Structure` through)."""
+    return structure if isinstance(structure, Structure) else Structure(structure)
+
+
+def variable(name):
+    """The registry entry of a parameter or state name."""
+    if name in PARAMETERS:
+        return PARAMETERS[name]
+    if name in STATES:
+        return STATES[name]
+    raise KeyError(name)
