@@ -1,4 +1,6 @@
 """Atmospheric forcings on the grid: precipitation and potential evapotranspiration."""
+import weakref
+
 import numpy as np
 import pandas as pd
 
@@ -22,7 +24,9 @@ def _check_field(name, values, shape=None):
         raise ValueError(f"{name} must have shape {shape} like the other forcings, got {arr.shape}")
     if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
         raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    arr = np.asarray(arr, dtype=np.float64)
+    # our own read-only copy: results cached from it can never go stale
+    arr = np.array(arr, dtype=np.float64)
+    arr.flags.writeable = False
     if np.isinf(arr).any():
         raise ValueError(f"{name} contains infinite values")
     bad = (arr < 0) & (arr != MISSING)
@@ -105,7 +109,7 @@ class Forcings:
     Attributes
     ----------
     prcp, pet : ndarray, (ntime, nrow, ncol), float64
-        With missing values stored as NaN or -99 as given (the arrays are not copied when already float64).
+        Read-only copies of the inputs, missing values kept as given (NaN or -99).
     index : pandas.DatetimeIndex
         End stamp of every step.
 
@@ -135,6 +139,7 @@ class Forcings:
             if pet.shape[1:] != self.prcp.shape[1:]:
                 raise ValueError(f"pet must cover the grid {self.prcp.shape[1:]}, got {pet.shape[1:]}")
         self.pet = _check_field("pet", pet, self.prcp.shape)
+        self._vectors = weakref.WeakKeyDictionary()
 
     @property
     def ntime(self):
@@ -147,15 +152,23 @@ class Forcings:
         return self.prcp.shape[1:]
 
     def active_vectors(self, mesh):
-        """Forcings of the active cells in routing order, ``(ntime, n_active)`` each, missing as -99."""
+        """Forcings of the active cells in routing order, ``(ntime, n_active)`` each, missing as -99.
+
+        Computed once per mesh and cached (read-only): the kernels read forcings step by step from
+        contiguous vectors.
+        """
         if self.shape != mesh.shape:
             raise ValueError(f"forcings are on a {self.shape} grid but the mesh is {mesh.shape}")
-        out = []
-        for arr in (self.prcp, self.pet):
-            v = np.ascontiguousarray(mesh.to_vector(arr))
-            np.nan_to_num(v, copy=False, nan=MISSING)
-            out.append(v)
-        return out
+        cached = self._vectors.get(mesh)
+        if cached is None:
+            cached = []
+            for arr in (self.prcp, self.pet):
+                v = np.ascontiguousarray(mesh.to_vector(arr))
+                v[np.isnan(v)] = MISSING
+                v.flags.writeable = False
+                cached.append(v)
+            self._vectors[mesh] = cached
+        return cached
 
     def __repr__(self):
         return (f"Forcings(ntime={self.ntime}, shape={self.shape}, dt={self.dt}, "

@@ -11,19 +11,21 @@ cdef enum:
     GR4_NFLUX = 11
 
 cdef inline double transfer_store(double* h, double c, double x, bint prcp_missing) noexcept nogil:
-    """Non-linear transfer store with exponent 5 (T5). Returns its outflow in mm."""
-    cdef double hc, hc2, c2, cm4, hstar, hnew, y
-    c2 = c * c
-    cm4 = 1.0 / (c2 * c2)
+    """Non-linear transfer store with exponent 5 (T5). Returns its outflow in mm.
+
+    The reference writes the outflow law on levels in mm, h <- ((h c)^-4 + c^-4)^(-1/4) / c; divided
+    through by c it is h <- h / (1 + h^4)^(1/4) on the normalised level, with no power of c to form.
+    """
+    cdef double hstar, hnew, y
     if prcp_missing:
-        # the inflow that leaves the level unchanged (reference behaviour on missing rain)
-        hc = h[0] * c
-        hc2 = hc * hc
-        x = inv_fourth_root(1.0 / (hc2 * hc2) - cm4) - hc
-    hstar = dmax(1e-6, h[0] + x / c)
-    y = hstar * c
-    y = y * y
-    hnew = inv_fourth_root(1.0 / (y * y) + cm4) / c
+        # inflow that leaves the level unchanged (reference behaviour on missing rain):
+        # the level before the outflow is h / (1 - h^4)^(1/4)
+        y = h[0] * h[0]
+        hstar = dmax(1e-6, h[0] * inv_fourth_root(1.0 - y * y))
+    else:
+        hstar = dmax(1e-6, h[0] + x / c)
+    y = hstar * hstar
+    hnew = hstar * inv_fourth_root(1.0 + y * y)
     h[0] = hnew
     return (hstar - hnew) * c
 
@@ -37,7 +39,7 @@ cdef inline double gr4_step(
     """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
     cdef double ei = 0.0, pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0
     cdef double lexc = 0.0, prr = 0.0, prd = 0.0, qr, qd
-    cdef double h, tp, te, hstar, r4
+    cdef double h, tp, te, hstar, r4, icp
     if prcp >= 0.0 and pet >= 0.0:
         # interception store
         ei = dmin(pet, prcp + hi[0] * ci)
@@ -46,17 +48,21 @@ cdef inline double gr4_step(
         hi[0] = hi[0] + (prcp - ei - pn) / ci
         # production store
         h = hp[0]
-        tp = tanh(pn / cp)
-        te = tanh(en / cp)
-        ps = dmin(pn, cp * (1.0 - h * h) * tp / (1.0 + h * tp))
-        es = dmin(en, h * cp * (2.0 - h) * te / (1.0 + (1.0 - h) * te))
-        hstar = h + (ps - es) / cp
-        if pn > 0.0:
+        icp = 1.0 / cp
+        if pn > 0.0:  # tanh(0) = 0: most steps have no net rain
+            tp = tanh(pn * icp)
+            ps = dmin(pn, cp * (1.0 - h * h) * tp / (1.0 + h * tp))
             pr = pn - ps
+        if en > 0.0:
+            te = tanh(en * icp)
+            es = dmin(en, h * cp * (2.0 - h) * te / (1.0 + (1.0 - h) * te))
+        hstar = h + (ps - es) * icp
+        # percolation h* c (1 - (1 + (h*/beta)^4)^(-1/4)), written on the level it leaves
         r4 = hstar / beta
         r4 = r4 * r4
-        perc = hstar * cp * (1.0 - inv_fourth_root(1.0 + r4 * r4))
-        hp[0] = hstar - perc / cp
+        h = hstar * inv_fourth_root(1.0 + r4 * r4)
+        perc = (hstar - h) * cp
+        hp[0] = h
         # groundwater exchange from the transfer level at the start of the step
         h = ht[0]
         lexc = kexc * h * h * h * sqrt(h)
