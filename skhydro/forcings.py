@@ -82,7 +82,7 @@ def disaggregate_daily_interannual_pet(daily_pet, index, dt):
     weights = _step_weights(int(dt))
     seconds = (index - index.normalize()).total_seconds().to_numpy().astype(np.int64)
     w = weights[(seconds // int(dt)) % weights.size]
-    day = index.dayofyear.to_numpy() - 1
+    day = index.day_of_year.to_numpy() - 1
     pet = daily[day] * w[:, None, None]
     pet[daily[day] < 0] = MISSING
     return pet

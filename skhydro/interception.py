@@ -29,6 +29,7 @@ def adjust_interception(mesh, forcings, num_threads=1):
     prcp, pet = forcings.active_vectors(mesh)
     days = forcings.index.normalize()
     day_index = np.unique(days, return_inverse=True)[1].astype(np.intp)
-    ci = adjust_interception_capacity(prcp.astype(np.float32), pet.astype(np.float32), day_index,
+    ci = adjust_interception_capacity(np.ascontiguousarray(prcp.T, dtype=np.float32),
+                                      np.ascontiguousarray(pet.T, dtype=np.float32), day_index,
                                       int(day_index.max()) + 1, resolve_num_threads(num_threads))
     return mesh.to_grid(ci)

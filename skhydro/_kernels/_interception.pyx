@@ -8,19 +8,33 @@ from cython.parallel cimport prange
 from libc.math cimport fabsf
 
 
-cdef float run_store(const float[:, ::1] prcp, const float[:, ::1] pet, Py_ssize_t k, float c) noexcept nogil:
-    cdef Py_ssize_t t, nt = prcp.shape[0]
-    cdef float h = 0.0, s = 0.0, p, e, ei, pn, en
+cdef enum:
+    NCAND = 29
+
+
+cdef void run_stores(const float* prcp, const float* pet, Py_ssize_t nt, const float* c,
+                     float* evap) noexcept nogil:
+    """Interception evaporation of one cell over the period, for every candidate capacity at once.
+
+    The candidates are independent: running them side by side in the inner loop lets the compiler
+    vectorise it instead of waiting on one store's division chain.
+    """
+    cdef Py_ssize_t t, i
+    cdef float h[NCAND]
+    cdef float p, e, ei, pn, en
+    for i in range(NCAND):
+        h[i] = 0.0
+        evap[i] = 0.0
     for t in range(nt):
-        p = prcp[t, k]
-        e = pet[t, k]
+        p = prcp[t]
+        e = pet[t]
         if p >= 0 and e >= 0:
-            ei = min(e, p + h * c)
-            pn = max(<float>0.0, p - c * (<float>1.0 - h) - ei)
-            en = e - ei
-            h = h + (p - ei - pn) / c
-            s = s + (e - en)
-    return s
+            for i in range(NCAND):
+                ei = min(e, p + h[i] * c[i])
+                pn = max(<float>0.0, p - c[i] * (<float>1.0 - h[i]) - ei)
+                en = e - ei
+                h[i] = h[i] + (p - ei - pn) / c[i]
+                evap[i] = evap[i] + (e - en)
 
 
 def adjust_interception_capacity(const float[:, ::1] prcp, const float[:, ::1] pet,
@@ -29,21 +43,26 @@ def adjust_interception_capacity(const float[:, ::1] prcp, const float[:, ::1] p
 
     Parameters
     ----------
-    prcp, pet : float32 (ntime, ncell), mm per step; negative values are missing.
+    prcp, pet : float32 (ncell, ntime), mm per step; negative values are missing. Cell-major so that
+        each cell's series, replayed 29 times, stays in cache.
     day : (ntime,) index of the calendar day of each step's end stamp, 0 .. nday - 1.
     """
-    cdef Py_ssize_t nt = prcp.shape[0], ncell = prcp.shape[1], k, t, i, d
+    cdef Py_ssize_t ncell = prcp.shape[0], nt = prcp.shape[1], k, t, i, d
     ci = np.empty(ncell)
     cdef double[::1] ci_v = ci
     daily = np.zeros((2, nday, ncell), dtype=np.float32)
     cdef float[:, :, ::1] dv = daily
-    cdef float target, c, s, best_score, score, best_c, p, e
+    cdef float target, best_score, score, best_c, p, e
     cdef float step = 0.1
-    for t in range(nt):
-        d = day[t]
-        for k in range(ncell):
-            p = prcp[t, k]
-            e = pet[t, k]
+    cdef float cand[NCAND]
+    cdef float evap[NCAND]
+    for i in range(NCAND):
+        cand[i] = step + i * step
+    for k in range(ncell):
+        for t in range(nt):
+            d = day[t]
+            p = prcp[k, t]
+            e = pet[k, t]
             if p >= 0:
                 dv[0, d, k] += p
             if e >= 0:
@@ -52,14 +71,13 @@ def adjust_interception_capacity(const float[:, ::1] prcp, const float[:, ::1] p
         target = 0.0
         for d in range(nday):
             target = target + min(dv[0, d, k], dv[1, d, k])
+        run_stores(&prcp[k, 0], &pet[k, 0], nt, cand, evap)
         best_score = -1.0
         best_c = 0.0
-        for i in range(29):
-            c = step + i * step
-            s = run_store(prcp, pet, k, c)
-            score = fabsf(s - target)
-            if best_score < 0 or score < best_score:
+        for i in range(NCAND):
+            score = fabsf(evap[i] - target)
+            if best_score < 0 or score < best_score:  # first minimiser on ties
                 best_score = score
-                best_c = c
+                best_c = cand[i]
         ci_v[k] = best_c
     return ci

@@ -17,7 +17,7 @@ def clean_flow_directions(flwdir):
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise TypeError(f"flow directions must be numeric D8 codes, got dtype {arr.dtype}")
     values = arr.astype(np.float64)
-    nodir = ~np.isfinite(values) | (values <= 0)
+    nodir = np.isnan(values) | (values <= 0)  # NaN, -inf, 0, negative nodata; +inf is invalid
     valid = nodir | np.isin(values, np.arange(1, 9))
     if not valid.all():
         bad = np.unique(values[~valid])[:5]
