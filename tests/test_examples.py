@@ -1,0 +1,20 @@
+"""The README's main job runs end to end."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.mark.parametrize("script", ["plot_synthetic_basin.py"])
+def test_example_runs(script, tmp_path):
+    pytest.importorskip("matplotlib")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    # run from a temporary folder so that the installed package is imported, not the source tree
+    proc = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "NSE" in proc.stdout
