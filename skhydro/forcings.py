@@ -123,7 +123,8 @@ class Forcings:
     """
 
     def __init__(self, prcp, pet, dt, start, *, daily_interannual_pet=False):
-        if isinstance(dt, bool) or not isinstance(dt, (int, np.integer, float, np.floating)) or dt <= 0 \
+        if isinstance(dt, bool) or not isinstance(dt, (int, np.integer, float, np.floating)) \
+                or (isinstance(dt, (float, np.floating)) and not np.isfinite(dt)) or dt <= 0 \
                 or float(dt) != int(dt):
             raise ValueError(f"dt must be a positive whole number of seconds, got {dt!r}")
         self.dt = int(dt)

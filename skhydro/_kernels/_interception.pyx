@@ -55,7 +55,9 @@ def adjust_interception_capacity(const float[:, ::1] prcp, const float[:, ::1] p
     cdef float target, best_score, score, best_c, p, e
     cdef float step = 0.1
     cdef float cand[NCAND]
-    cdef float evap[NCAND]
+    # one row per cell: the prange threads must not share a scratch buffer
+    evap_all = np.empty((ncell, NCAND), dtype=np.float32)
+    cdef float[:, ::1] evap = evap_all
     for i in range(NCAND):
         cand[i] = step + i * step
     for k in range(ncell):
@@ -71,11 +73,11 @@ def adjust_interception_capacity(const float[:, ::1] prcp, const float[:, ::1] p
         target = 0.0
         for d in range(nday):
             target = target + min(dv[0, d, k], dv[1, d, k])
-        run_stores(&prcp[k, 0], &pet[k, 0], nt, cand, evap)
+        run_stores(&prcp[k, 0], &pet[k, 0], nt, cand, &evap[k, 0])
         best_score = -1.0
         best_c = 0.0
         for i in range(NCAND):
-            score = fabsf(evap[i] - target)
+            score = fabsf(evap[k, i] - target)
             if best_score < 0 or score < best_score:  # first minimiser on ties
                 best_score = score
                 best_c = cand[i]

@@ -229,7 +229,7 @@ class Mesh:
         sub_gauges = [dict(code=code, row=int(g.row - r0), col=int(g.col - c0), area=g.area)
                       for code, g in full.gauges.iterrows()]
         return cls(flwdir[window], full.dx[window], full.dy[window], gauges=sub_gauges,
-                   transform=transform * transform.translation(c0, r0), crs=crs)
+                   transform=transform @ transform.translation(c0, r0), crs=crs)
 
     # vectors <-> grids ------------------------------------------------------------------------------
     @property
