@@ -39,9 +39,11 @@ def _value_maps(kind, names, given, defaults, mesh):
         if not np.isfinite(v).all():
             raise ValueError(f"{kind[:-1]} {name!r} is not finite on every active cell")
         low, high = variable(name).feasible
-        ok = ((v > low) & (v < high)) if kind == "parameters" else ((v >= low) & (v <= high))
+        # parameters: open feasible interval; states may start empty (0) but not full (a full transfer
+        # store has no finite inflow on missing-rain steps)
+        ok = ((v > low) & (v < high)) if kind == "parameters" else ((v >= low) & (v < high))
         if not ok.all():
-            bracket = "]{}, {}[" if kind == "parameters" else "[{}, {}]"
+            bracket = "]{}, {}[" if kind == "parameters" else "[{}, {}["
             raise ValueError(f"{kind[:-1]} {name!r} must lie in {bracket.format(low, high)} on active cells; "
                              f"got values from {v.min():g} to {v.max():g}")
     return out

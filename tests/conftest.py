@@ -12,9 +12,6 @@ import pytest
 import skhydro
 from helpers import SMASH_OPTIONS, smash_forcings
 
-DATASETS = ("Cance", "Lez")
-ROUTINGS = ("lag0", "lr", "kw")
-
 
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False,

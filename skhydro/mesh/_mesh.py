@@ -205,7 +205,7 @@ class Mesh:
         gauges : list of dict or DataFrame, optional
             As in :meth:`from_flow_directions`; (x, y) are in the raster's CRS, areas in km².
         active_cells : array-like of bool, optional
-            On the full raster; only without cropping.
+            On the full raster; with cropping the grid is cut to their bounding box.
         area_tolerance : float or None, default=0.5
         crop : bool, default=True
 
@@ -228,8 +228,9 @@ class Mesh:
         window = (slice(r0, r1), slice(c0, c1))
         sub_gauges = [dict(code=code, row=int(g.row - r0), col=int(g.col - c0), area=g.area)
                       for code, g in full.gauges.iterrows()]
+        # keep the active cells (the user's ones, or the gauges' upstream areas, which lie inside the window)
         return cls(flwdir[window], full.dx[window], full.dy[window], gauges=sub_gauges,
-                   transform=transform @ transform.translation(c0, r0), crs=crs)
+                   active_cells=full.active[window], transform=transform @ transform.translation(c0, r0), crs=crs)
 
     # vectors <-> grids ------------------------------------------------------------------------------
     @property
