@@ -1,0 +1,15 @@
+"""The Examples sections of the public docstrings run and print what they show."""
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["skhydro.mesh._mesh", "skhydro.forcings", "skhydro.structures", "skhydro.simulation",
+           "skhydro.datasets._synthetic"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
