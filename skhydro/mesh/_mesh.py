@@ -88,8 +88,10 @@ class Mesh:
         self.dx, self.dy = _cell_sizes(self.shape, dx, dy, transform, crs)
         nrow, ncol = self.shape
         recv = receivers(codes)
-        flwacc, flwpar, complete = accumulate(recv, self.dx * self.dy)
-        cells_acc, _, _ = accumulate(recv, np.ones(recv.size))
+        # drained area and drained cell count in one pass
+        weights = np.stack([(self.dx * self.dy).ravel(), np.ones(recv.size)], axis=1)
+        acc, flwpar, complete = accumulate(recv, weights)
+        flwacc, cells_acc = acc[:, 0], acc[:, 1]
         self.flwacc = flwacc.reshape(self.shape)
         self.flow_accumulation_cells = np.rint(cells_acc).astype(np.int64).reshape(self.shape)
         self.partition = flwpar.reshape(self.shape)

@@ -39,12 +39,14 @@ def receivers(codes):
     return recv.ravel()
 
 
-def accumulate(recv, cell_area):
+def accumulate(recv, weights):
     """Flow accumulation and flow partitions by Kahn's algorithm (spec §1.4).
 
     Two cells draining into each other form a sink: the walk stops there, as in the reference.
-    Returns ``(flwacc, flwpar, complete)``: drained area including the cell, 1 + length of the longest
-    upstream chain, and whether the cell received all its inflows (False exactly on flow cycles).
+    ``weights`` is one value per cell, ``(n,)``, or several, ``(n, k)`` (e.g. cell area and 1 to count
+    cells), accumulated in the same pass. Returns ``(acc, flwpar, complete)``: the accumulated weights
+    including the cell's own, 1 + length of the longest upstream chain, and whether the cell received
+    all its inflows (False exactly on flow cycles).
     """
     n = recv.size
     has_recv = recv >= 0
@@ -52,7 +54,7 @@ def accumulate(recv, cell_area):
     follow = has_recv.copy()
     src = np.flatnonzero(has_recv)
     follow[src[recv[recv[src]] == src]] = False  # 2-cell sinks
-    flwacc = np.asarray(cell_area, dtype=np.float64).ravel().copy()
+    flwacc = np.array(weights, dtype=np.float64).reshape(n, -1)
     flwpar = np.ones(n, dtype=np.int64)
     indeg = nidp.copy()
     complete = np.zeros(n, dtype=bool)
@@ -66,7 +68,7 @@ def accumulate(recv, cell_area):
         np.subtract.at(indeg, b, 1)
         b = np.unique(b)
         frontier = b[indeg[b] == 0]
-    return flwacc, flwpar, complete
+    return (flwacc[:, 0] if np.ndim(weights) == 1 else flwacc), flwpar, complete
 
 
 def upstream_csr(recv, codes_flat, cells):
