@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._kernels import _forward
+from ._kernels import _model
 from ._threads import resolve_num_threads
 from .interception import adjust_interception
 from .structures import get_structure, variable
@@ -87,6 +87,20 @@ class Problem:
         self.dt_over_dx = dt / dx
         self.beta = _percolation_beta(dt)
 
+    @property
+    def n_hydro_states(self):
+        return self.hstates0.shape[0]
+
+    def kernel(self):
+        """A :class:`~skhydro._kernels._model.ModelKernel` on the current parameters."""
+        m = self.mesh
+        return _model.ModelKernel(
+            self.structure.hydrological, self.structure.routing, self.prcp, self.pet,
+            self.hparams, self.rparams, self.hstates0.shape[0], self.rstates0.shape[0],
+            self.qt_factor, self.area_up, self.dt_over_dx, m.up_ptr, m.up_idx, m.level_ptr,
+            not m._first_level_is_source, m.gauge_index, self.dt, self.beta, self.num_threads,
+        )
+
     def run(self, t0=0, t1=None, hstates=None, rstates=None, buffers=None, keep_cells=False, keep_fluxes=False):
         """Run steps ``[t0, t1)`` from the given (or initial) states; states are updated in place."""
         t1 = self.forcings.ntime if t1 is None else t1
@@ -98,14 +112,7 @@ class Problem:
         q_cells = np.empty((nt if keep_cells else 0, nac))
         nflux = len(self.structure.fluxes)
         fluxes = np.zeros((nt, nflux, nac) if keep_fluxes else (0, nflux, nac))
-        m = self.mesh
-        _forward.run_segment(
-            self.structure.hydrological, self.structure.routing, t0, t1, self.prcp, self.pet,
-            self.hparams, hstates, self.rparams, rstates, buffers,
-            self.qt_factor, self.area_up, self.dt_over_dx,
-            m.up_ptr, m.up_idx, m.level_ptr, not m._first_level_is_source, m.gauge_index,
-            self.dt, self.beta, q_gauge, q_cells, fluxes, self.num_threads,
-        )
+        self.kernel().run(t0, t1, hstates, rstates, buffers, q_gauge, q_cells, fluxes)
         return q_gauge, q_cells, fluxes, hstates, rstates, buffers
 
 

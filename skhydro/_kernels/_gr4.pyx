@@ -23,7 +23,7 @@ def gr4_series(const double[::1] prcp, const double[::1] pet,
     st_v[1, 0] = hp
     st_v[2, 0] = ht
     for t in range(n):
-        q_v[t] = gr4_step(prcp[t], pet[t], ci, cp, ct, kexc, beta, &hi, &hp, &ht, &fl_v[0, t], n)
+        q_v[t] = gr4_step(prcp[t], pet[t], ci, cp, ct, kexc, beta, &hi, &hp, &ht, &fl_v[0, t], n, NULL, 0)
         st_v[0, t + 1] = hi
         st_v[1, t + 1] = hp
         st_v[2, t + 1] = ht

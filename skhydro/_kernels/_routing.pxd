@@ -1,9 +1,10 @@
-# Routing operators: point functions for one cell and one time step.
+# Routing operators: point functions for one cell and one time step, and their reverse twins.
 #
 # Equations: ../shared/spec/forward.md §7. Discharges are in m³/s. ``qup`` is the sum of the routed
 # discharge of the cell's upstream neighbours at the current step (already final: upstream cells are
-# visited first).
-from libc.math cimport exp, pow
+# visited first). A reverse twin returns the adjoint of ``qup``; the driver hands it to every upstream
+# neighbour (each cell has one receiver, so cells of one level never write to the same neighbour).
+from libc.math cimport exp, log, pow
 from skhydro._kernels._common cimport dmax
 
 cdef enum:
@@ -28,12 +29,67 @@ cdef inline double lr_cell(double qt, double qup, double* hlr, double llr, doubl
     return qt + (hstar - hlr[0]) * 1e-3 * area_up / dt
 
 
+cdef inline double lr_cell_b(double qup, double hlr, double llr, double dt, double area_up,
+                             double q_b, double* hlr_b, double* llr_b, double* qt_b) noexcept nogil:
+    """Reverse of :func:`lr_cell` from the start-of-step level ``hlr``; returns the adjoint of ``qup``.
+
+    On entry ``hlr_b`` holds the adjoint of the end-of-step level, on exit that of the start-of-step one.
+    """
+    cdef double c = 1e-3 * area_up / dt
+    cdef double hstar = hlr + qup / c
+    cdef double e = exp(-dt / (60.0 * llr))
+    cdef double hstar_b = hlr_b[0] * e + q_b * c * (1.0 - e)
+    cdef double e_b = (hlr_b[0] - q_b * c) * hstar
+    qt_b[0] += q_b
+    llr_b[0] += e_b * e * dt / (60.0 * llr * llr)
+    hlr_b[0] = hstar_b
+    return hstar_b / c
+
+
 cdef inline double kw_cell(double qt, double qt_prev, double q_prev, double qup,
-                           double akw, double bkw, double dt_over_dx) noexcept nogil:
-    """Linearised implicit kinematic wave (A = akw * Q^bkw), all inputs floored at 1e-6."""
+                           double akw, double bkw, double dt_over_dx, double* d2_out) noexcept nogil:
+    """Linearised implicit kinematic wave (A = akw * Q^bkw), all inputs floored at 1e-6.
+
+    ``d2_out`` (may be NULL) receives the storage derivative the reverse step needs.
+    """
     cdef double eps = 1e-6
     cdef double qu = dmax(eps, qup)
     cdef double qp = dmax(eps, q_prev)
     cdef double lat = 0.5 * (dmax(eps, qt_prev) + dmax(eps, qt))
     cdef double d2 = akw * bkw * pow(0.5 * (qp + qu), bkw - 1.0)
+    if d2_out != NULL:
+        d2_out[0] = d2
     return (dt_over_dx * (qu + lat) + d2 * qp) / (dt_over_dx + d2)
+
+
+cdef inline double kw_cell_b(double qt, double qt_prev, double q_prev, double qup, double q,
+                             double akw, double bkw, double dt_over_dx, double d2, double q_b,
+                             double* qt_b, double* qt_prev_b, double* q_prev_b,
+                             double* akw_b, double* bkw_b) noexcept nogil:
+    """Reverse of :func:`kw_cell` given its output ``q`` and recorded ``d2``; returns the adjoint of ``qup``.
+
+    Adjoints of ``qt``, of the previous step's ``qt_prev`` and ``q_prev`` and of the parameters are
+    accumulated.
+    """
+    cdef double eps = 1e-6
+    cdef double qu = dmax(eps, qup)
+    cdef double qp = dmax(eps, q_prev)
+    cdef double den = dt_over_dx + d2
+    cdef double num_b = q_b / den
+    cdef double d2_b = num_b * qp - q_b * q / den
+    cdef double qu_b = num_b * dt_over_dx
+    cdef double lat_b = qu_b
+    cdef double qp_b = num_b * d2
+    cdef double m = 0.5 * (qp + qu)
+    cdef double m_b = d2_b * d2 * (bkw - 1.0) / m
+    akw_b[0] += d2_b * d2 / akw
+    bkw_b[0] += d2_b * d2 * (1.0 / bkw + log(m))
+    qp_b += 0.5 * m_b
+    qu_b += 0.5 * m_b
+    if not (eps > qt_prev):
+        qt_prev_b[0] += 0.5 * lat_b
+    if not (eps > qt):
+        qt_b[0] += 0.5 * lat_b
+    if not (eps > q_prev):
+        q_prev_b[0] += qp_b
+    return 0.0 if eps > qup else qu_b

@@ -1,0 +1,538 @@
+"""Time loop of the whole model, forward and reverse: snow -> hydrological -> routing, step by step.
+
+Cells are stored as a vector of the active cells sorted upstream to downstream (by flow partition), so
+the hydrological operator is one contiguous, embarrassingly parallel loop and every routing level is a
+contiguous slice whose cells are independent of each other.
+
+:class:`ModelKernel` holds the static inputs of a run (forcings, parameters, network) and offers
+
+* :meth:`ModelKernel.run`: advance over steps ``[t0, t1)`` in place (states and routing buffers);
+* :meth:`ModelKernel.forward_checkpointed`: a whole run that keeps the states at the start of every
+  segment of ``interval`` steps;
+* :meth:`ModelKernel.reverse`: the adjoint sweep. Segments are visited last to first; each is recomputed
+  from its checkpoint while recording a tape (states at the start of each step and the few
+  transcendental values of the operators), then stepped backwards. Memory is
+  ``n_segments + interval`` steps of cell vectors, ~ 2 sqrt(n_steps) with the default interval.
+"""
+cimport cython
+from cython.parallel cimport prange
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+from skhydro._kernels._gr4 cimport gr4_step, gr4_step_b, GR4_NFLUX, GR4_NTAPE
+from skhydro._kernels._routing cimport (
+    ROUTING_ZERO, ROUTING_LAG0, ROUTING_LR, ROUTING_KW, upstream_sum, lr_cell, lr_cell_b, kw_cell, kw_cell_b,
+)
+
+cdef enum:
+    HYDRO_GR4 = 1
+
+# Routing levels smaller than this are routed by one thread: waking threads costs more than they save.
+cdef Py_ssize_t MIN_PARALLEL_LEVEL = 2048
+
+HYDRO_CODES = {"gr4": HYDRO_GR4}
+ROUTING_CODES = {"zero": ROUTING_ZERO, "lag0": ROUTING_LAG0, "lr": ROUTING_LR, "kw": ROUTING_KW}
+HYDRO_NFLUX = {"gr4": GR4_NFLUX}
+HYDRO_NTAPE = {"gr4": GR4_NTAPE}
+ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 1}
+
+
+cdef struct Model:
+    int hydro
+    int routing
+    Py_ssize_t nac
+    Py_ssize_t nhs               # hydrological states
+    Py_ssize_t nrs               # routing states
+    double dt
+    double beta
+    const double* hparams        # (n_hydro_params, nac)
+    const double* rparams        # (n_routing_params, nac)
+    const double* qt_factor      # mm/dt -> m3/s
+    const double* area_up        # upstream area, m2 (lr)
+    const double* dt_over_dx     # kw
+    const int* up_ptr
+    const int* up_idx
+    const int* level_ptr
+    Py_ssize_t nlevel
+    Py_ssize_t first_level       # 1 when level 0 holds source cells (their discharge is their runoff)
+    int num_threads
+    int nchunk
+
+
+cdef struct Step:
+    # Pointers for one step. States are updated in place; qt and q receive the step's local runoff and
+    # routed discharge; qt_prev and q_prev are the previous step's (the kinematic wave needs them).
+    const double* prcp
+    const double* pet
+    double* hstates              # (nhs, nac)
+    double* rstates              # (nrs, nac)
+    double* qt
+    double* q
+    const double* qt_prev
+    const double* q_prev
+    double* fluxes               # (nflux, nac) or NULL
+    double* qup_out              # (nac,) or NULL
+    double* htape                # (hydro tape, nac) or NULL
+    double* rtape                # (routing tape, nac) or NULL
+
+
+cdef struct Adjoint:
+    double* hparams_b            # (n_hydro_params, nac), accumulated
+    double* rparams_b            # (n_routing_params, nac), accumulated
+    double* hstates_b            # (nhs, nac): end of step on entry, start of step on exit
+    double* rstates_b            # (nrs, nac)
+    double* q_b                  # (nac,) work
+    double* qt_b                 # (nac,) work
+    double* q_next_b             # (nac,) adjoint of q, qt of this step coming from the next one
+    double* qt_next_b
+    double* q_prev_b             # (nac,) adjoint of q, qt of the previous step, filled by this one
+    double* qt_prev_b
+
+
+# ------------------------------------------------------------------------------------------ forward
+cdef void hydro_block(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    cdef Py_ssize_t k, n = m.nac
+    cdef const double* p = m.hparams
+    cdef double* st = s.hstates
+    cdef double* f = NULL
+    cdef double* tp = NULL
+    if m.hydro == HYDRO_GR4:
+        for k in range(k0, k1):
+            if s.fluxes != NULL:
+                f = s.fluxes + k
+            if s.htape != NULL:
+                tp = s.htape + k
+            s.qt[k] = m.qt_factor[k] * gr4_step(
+                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], m.beta,
+                st + k, st + n + k, st + 2 * n + k, f, n, tp, n)
+            if f != NULL:
+                f[GR4_NFLUX * n] = s.qt[k]
+
+
+cdef inline void route_cell(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
+    cdef double qup = upstream_sum(s.q, m.up_idx, m.up_ptr[k], m.up_ptr[k + 1])
+    cdef double* d2 = NULL
+    if s.qup_out != NULL:
+        s.qup_out[k] = qup
+    if m.routing == ROUTING_LAG0:
+        s.q[k] = s.qt[k] + qup
+    elif m.routing == ROUTING_LR:
+        s.q[k] = lr_cell(s.qt[k], qup, s.rstates + k, m.rparams[k], m.dt, m.area_up[k])
+    elif m.routing == ROUTING_KW:
+        if s.rtape != NULL:
+            d2 = s.rtape + k
+        s.q[k] = kw_cell(s.qt[k], s.qt_prev[k], s.q_prev[k], qup,
+                         m.rparams[k], m.rparams[m.nac + k], m.dt_over_dx[k], d2)
+
+
+cdef void model_step(Model* m, Step* s) noexcept nogil:
+    cdef Py_ssize_t chunk, lev, k, k0, k1, nac = m.nac, nchunk = m.nchunk
+    # local operators: independent cells
+    if nchunk > 1:
+        for chunk in prange(nchunk, schedule="static", num_threads=m.num_threads):
+            hydro_block(m, s, (chunk * nac) // nchunk, ((chunk + 1) * nac) // nchunk)
+    else:
+        hydro_block(m, s, 0, nac)
+    # routing: levels in order, cells of one level independent
+    memcpy(s.q, s.qt, nac * sizeof(double))
+    if m.routing == ROUTING_ZERO:
+        return
+    for lev in range(m.first_level, m.nlevel):
+        k0 = m.level_ptr[lev]
+        k1 = m.level_ptr[lev + 1]
+        if nchunk > 1 and k1 - k0 >= MIN_PARALLEL_LEVEL:
+            for k in prange(k0, k1, schedule="static", num_threads=m.num_threads):
+                route_cell(m, s, k)
+        else:
+            for k in range(k0, k1):
+                route_cell(m, s, k)
+
+
+# ------------------------------------------------------------------------------------------ reverse
+cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    # s.hstates holds the states at the start of the step (from the tape)
+    cdef Py_ssize_t k, n = m.nac
+    cdef const double* p = m.hparams
+    cdef const double* st = s.hstates
+    cdef double* pb = a.hparams_b
+    cdef double* sb = a.hstates_b
+    if m.hydro == HYDRO_GR4:
+        for k in range(k0, k1):
+            gr4_step_b(
+                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], m.beta,
+                st[k], st[n + k], st[2 * n + k], s.htape + k, n, a.qt_b[k] * m.qt_factor[k],
+                sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k)
+
+
+cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:
+    cdef Py_ssize_t j, j0 = m.up_ptr[k], j1 = m.up_ptr[k + 1]
+    cdef double qup = upstream_sum(s.q, m.up_idx, j0, j1)
+    cdef double qup_b = 0.0
+    cdef double q_b = a.q_b[k]
+    if m.routing == ROUTING_LAG0:
+        a.qt_b[k] += q_b
+        qup_b = q_b
+    elif m.routing == ROUTING_LR:
+        qup_b = lr_cell_b(qup, s.rstates[k], m.rparams[k], m.dt, m.area_up[k], q_b,
+                          a.rstates_b + k, a.rparams_b + k, a.qt_b + k)
+    elif m.routing == ROUTING_KW:
+        qup_b = kw_cell_b(s.qt[k], s.qt_prev[k], s.q_prev[k], qup, s.q[k],
+                          m.rparams[k], m.rparams[m.nac + k], m.dt_over_dx[k], s.rtape[k], q_b,
+                          a.qt_b + k, a.qt_prev_b + k, a.q_prev_b + k,
+                          a.rparams_b + k, a.rparams_b + m.nac + k)
+    for j in range(j0, j1):
+        a.q_b[m.up_idx[j]] += qup_b
+
+
+cdef void model_step_b(Model* m, Step* s, Adjoint* a, const double* q_gauge_b, const int* gauge_idx,
+                       Py_ssize_t ng) noexcept nogil:
+    """Reverse of :func:`model_step`; ``s`` points at the tape of the step (states at its start)."""
+    cdef Py_ssize_t chunk, lev, k, k0, k1, g, nac = m.nac, nchunk = m.nchunk
+    memcpy(a.q_b, a.q_next_b, nac * sizeof(double))
+    memcpy(a.qt_b, a.qt_next_b, nac * sizeof(double))
+    memset(a.q_prev_b, 0, nac * sizeof(double))
+    memset(a.qt_prev_b, 0, nac * sizeof(double))
+    for g in range(ng):
+        a.q_b[gauge_idx[g]] += q_gauge_b[g]
+    if m.routing == ROUTING_ZERO:
+        k1 = nac
+    else:
+        # downstream levels first: a cell's adjoint is complete once its receiver has been visited
+        for lev in range(m.nlevel - 1, m.first_level - 1, -1):
+            k0 = m.level_ptr[lev]
+            k1 = m.level_ptr[lev + 1]
+            if nchunk > 1 and k1 - k0 >= MIN_PARALLEL_LEVEL:
+                for k in prange(k0, k1, schedule="static", num_threads=m.num_threads):
+                    route_cell_b(m, s, a, k)
+            else:
+                for k in range(k0, k1):
+                    route_cell_b(m, s, a, k)
+        k1 = m.level_ptr[m.first_level]
+    for k in range(k1):  # unrouted cells: q = qt
+        a.qt_b[k] += a.q_b[k]
+    if nchunk > 1:
+        for chunk in prange(nchunk, schedule="static", num_threads=m.num_threads):
+            hydro_block_b(m, s, a, (chunk * nac) // nchunk, ((chunk + 1) * nac) // nchunk)
+    else:
+        hydro_block_b(m, s, a, 0, nac)
+
+
+@cython.final
+cdef class ModelKernel:
+    """Static inputs of a model run, packed as active-cell vectors in routing order.
+
+    Parameters
+    ----------
+    hydro, routing : str
+        Module names.
+    prcp, pet : (ntime, nac) forcings, mm per step (< 0: missing).
+    hparams, rparams : (n, nac) hydrological and routing parameters (rparams may have zero rows).
+    n_hstates, n_rstates : number of hydrological and routing states.
+    qt_factor, area_up, dt_over_dx : (nac,) unit conversion, upstream area (m2) and dt / dx.
+    up_ptr, up_idx : upstream neighbours in CSR form.
+    level_ptr : start of each routing level in the cell vector, plus nac.
+    first_level_routed : False when level 0 holds source cells (their discharge is their runoff).
+    gauge_idx : cell index of each gauge.
+    dt, beta : step (s) and GR percolation constant.
+    num_threads : OpenMP threads.
+    """
+    cdef Model m
+    cdef int hydro_nflux
+    cdef Py_ssize_t hydro_ntape, routing_ntape, ntime
+    cdef const double[:, ::1] prcp, pet, hparams, rparams
+    cdef const double[::1] qt_factor, area_up, dt_over_dx
+    cdef const int[::1] up_ptr, up_idx, level_ptr, gauge_idx
+
+    def __init__(self, str hydro, str routing, const double[:, ::1] prcp, const double[:, ::1] pet,
+                 const double[:, ::1] hparams, const double[:, ::1] rparams,
+                 Py_ssize_t n_hstates, Py_ssize_t n_rstates,
+                 const double[::1] qt_factor, const double[::1] area_up, const double[::1] dt_over_dx,
+                 const int[::1] up_ptr, const int[::1] up_idx, const int[::1] level_ptr,
+                 bint first_level_routed, const int[::1] gauge_idx, double dt, double beta,
+                 int num_threads=1):
+        # keep references: the Model struct points into these buffers
+        self.prcp, self.pet, self.hparams, self.rparams = prcp, pet, hparams, rparams
+        self.qt_factor, self.area_up, self.dt_over_dx = qt_factor, area_up, dt_over_dx
+        self.up_ptr, self.up_idx, self.level_ptr, self.gauge_idx = up_ptr, up_idx, level_ptr, gauge_idx
+        self.ntime = prcp.shape[0]
+        self.hydro_nflux = HYDRO_NFLUX[hydro]
+        self.hydro_ntape = HYDRO_NTAPE[hydro]
+        self.routing_ntape = ROUTING_NTAPE[routing]
+        m = &self.m
+        m.hydro = HYDRO_CODES[hydro]
+        m.routing = ROUTING_CODES[routing]
+        m.nac = prcp.shape[1]
+        m.nhs = n_hstates
+        m.nrs = n_rstates
+        m.dt = dt
+        m.beta = beta
+        m.hparams = &hparams[0, 0] if hparams.shape[0] > 0 and m.nac > 0 else NULL
+        m.rparams = &rparams[0, 0] if rparams.shape[0] > 0 and m.nac > 0 else NULL
+        m.qt_factor = &qt_factor[0] if m.nac > 0 else NULL
+        m.area_up = &area_up[0] if m.nac > 0 else NULL
+        m.dt_over_dx = &dt_over_dx[0] if m.nac > 0 else NULL
+        m.up_ptr = &up_ptr[0]
+        m.up_idx = &up_idx[0] if up_idx.shape[0] > 0 else NULL
+        m.level_ptr = &level_ptr[0]
+        m.nlevel = level_ptr.shape[0] - 1
+        m.first_level = 0 if first_level_routed else 1
+        m.num_threads = num_threads
+        m.nchunk = num_threads if num_threads > 1 else 1
+
+    @property
+    def tape_rows(self):
+        """Cell vectors recorded per step by the reverse sweep's recomputation."""
+        return self.m.nhs + self.m.nrs + 2 + self.hydro_ntape + self.routing_ntape
+
+    @property
+    def checkpoint_rows(self):
+        """Cell vectors kept per checkpoint: states and the two routing buffers."""
+        return self.m.nhs + self.m.nrs + 2
+
+    cdef _check_states(self, double[:, ::1] hstates, double[:, ::1] rstates, double[:, ::1] buffers):
+        cdef Py_ssize_t nac = self.m.nac
+        if hstates.shape[0] != self.m.nhs or rstates.shape[0] != self.m.nrs or buffers.shape[0] != 2:
+            raise ValueError("state arrays do not match the structure")
+        if hstates.shape[1] != nac or (self.m.nrs and rstates.shape[1] != nac) or buffers.shape[1] != nac:
+            raise ValueError("state arrays do not match the number of active cells")
+
+    cdef void _advance(self, Py_ssize_t t0, Py_ssize_t t1, double* hstates, double* rstates, double* buffers,
+                       double* work, double* q_gauge, double* q_cells, double* fluxes) noexcept nogil:
+        """Steps [t0, t1) in place; per-step outputs (gauges, optional cells and fluxes) from row 0."""
+        cdef Model* m = &self.m
+        cdef Step s
+        cdef Py_ssize_t nac = m.nac, ng = self.gauge_idx.shape[0], t, g
+        cdef Py_ssize_t nflux_all = (self.hydro_nflux + 2) * nac
+        s.hstates = hstates
+        s.rstates = rstates
+        s.qt = work
+        s.q = work + nac
+        s.qt_prev = buffers
+        s.q_prev = buffers + nac
+        s.fluxes = NULL
+        s.qup_out = NULL
+        s.htape = NULL
+        s.rtape = NULL
+        for t in range(t0, t1):
+            s.prcp = &self.prcp[t, 0]
+            s.pet = &self.pet[t, 0]
+            if fluxes != NULL:
+                s.fluxes = fluxes + (t - t0) * nflux_all
+                s.qup_out = s.fluxes + (self.hydro_nflux + 1) * nac
+            model_step(m, &s)
+            for g in range(ng):
+                q_gauge[(t - t0) * ng + g] = s.q[self.gauge_idx[g]]
+            if q_cells != NULL:
+                memcpy(q_cells + (t - t0) * nac, s.q, nac * sizeof(double))
+            memcpy(buffers, s.qt, nac * sizeof(double))
+            memcpy(buffers + nac, s.q, nac * sizeof(double))
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def run(self, Py_ssize_t t0, Py_ssize_t t1, double[:, ::1] hstates, double[:, ::1] rstates,
+            double[:, ::1] buffers, double[:, ::1] q_gauge, double[:, ::1] q_cells, double[:, :, ::1] fluxes):
+        """Advance over steps ``[t0, t1)``, updating states and buffers in place.
+
+        buffers : (2, nac) local runoff and routed discharge of the last completed step.
+        q_gauge : (t1 - t0, ng) output, routed discharge at the gauges.
+        q_cells : (t1 - t0, nac) output or an array with zero rows.
+        fluxes : (t1 - t0, nflux, nac) output or an array with zero rows.
+        """
+        cdef Py_ssize_t nac = self.m.nac, ng = self.gauge_idx.shape[0]
+        if nac == 0 or t1 <= t0:
+            return
+        self._check_states(hstates, rstates, buffers)
+        if not 0 <= t0 <= t1 <= self.ntime:
+            raise ValueError("steps out of range")
+        if q_gauge.shape[0] < t1 - t0 or q_gauge.shape[1] != ng:
+            raise ValueError("q_gauge has the wrong shape")
+        if q_cells.shape[0] > 0 and (q_cells.shape[0] < t1 - t0 or q_cells.shape[1] != nac):
+            raise ValueError("q_cells has the wrong shape")
+        if fluxes.shape[0] > 0 and (fluxes.shape[0] < t1 - t0 or fluxes.shape[1] != self.hydro_nflux + 2
+                                    or fluxes.shape[2] != nac):
+            raise ValueError("fluxes has the wrong shape")
+        work = np.empty((2, nac))
+        cdef double[:, ::1] work_v = work
+        cdef double* qg = &q_gauge[0, 0] if ng > 0 else NULL
+        cdef double* qc = &q_cells[0, 0] if q_cells.shape[0] > 0 else NULL
+        cdef double* fl = &fluxes[0, 0, 0] if fluxes.shape[0] > 0 else NULL
+        cdef double* hs = &hstates[0, 0] if self.m.nhs > 0 else NULL
+        cdef double* rs = &rstates[0, 0] if self.m.nrs > 0 else NULL
+        with nogil:
+            self._advance(t0, t1, hs, rs, &buffers[0, 0], &work_v[0, 0], qg, qc, fl)
+
+    cdef void _record_segment(self, Py_ssize_t t0, Py_ssize_t t1, double* hstates, double* rstates,
+                              const double* buffers_at_t0, double[:, :, ::1] tape) noexcept nogil:
+        """Run steps [t0, t1) from the given states (advanced in place), recording each step on the tape.
+
+        Tape rows of one step: hydrological and routing states at its start, qt, q, then the operators'
+        own records.
+        """
+        cdef Model* m = &self.m
+        cdef Step s
+        cdef Py_ssize_t nac = m.nac, nhs = m.nhs, nrs = m.nrs, t, j
+        cdef Py_ssize_t r_qt = nhs + nrs, r_q = r_qt + 1, r_h = r_q + 1, r_r = r_h + self.hydro_ntape
+        s.hstates = hstates
+        s.rstates = rstates
+        s.fluxes = NULL
+        s.qup_out = NULL
+        for t in range(t0, t1):
+            j = t - t0
+            if nhs > 0:
+                memcpy(&tape[j, 0, 0], hstates, nhs * nac * sizeof(double))
+            if nrs > 0:
+                memcpy(&tape[j, nhs, 0], rstates, nrs * nac * sizeof(double))
+            s.prcp = &self.prcp[t, 0]
+            s.pet = &self.pet[t, 0]
+            s.qt = &tape[j, r_qt, 0]
+            s.q = &tape[j, r_q, 0]
+            s.htape = &tape[j, r_h, 0] if self.hydro_ntape > 0 else NULL
+            s.rtape = &tape[j, r_r, 0] if self.routing_ntape > 0 else NULL
+            if j == 0:
+                s.qt_prev = buffers_at_t0
+                s.q_prev = buffers_at_t0 + nac
+            else:
+                s.qt_prev = &tape[j - 1, r_qt, 0]
+                s.q_prev = &tape[j - 1, r_q, 0]
+            model_step(m, &s)
+
+    def _check_checkpointing(self, Py_ssize_t interval, double[:, :, ::1] checkpoints, double[:, :, ::1] tape):
+        cdef Py_ssize_t nseg
+        if interval < 1:
+            raise ValueError("checkpoint interval must be >= 1")
+        nseg = (self.ntime + interval - 1) // interval
+        if checkpoints.shape[0] != nseg or checkpoints.shape[1] != self.checkpoint_rows \
+                or checkpoints.shape[2] != self.m.nac:
+            raise ValueError("checkpoints array has the wrong shape")
+        if tape.shape[0] < min(interval, self.ntime) or tape.shape[1] != self.tape_rows or tape.shape[2] != self.m.nac:
+            raise ValueError("tape array has the wrong shape")
+        return nseg
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def forward_checkpointed(self, double[:, ::1] hstates, double[:, ::1] rstates, double[:, ::1] buffers,
+                             Py_ssize_t interval, double[:, :, ::1] checkpoints, double[:, :, ::1] tape,
+                             double[:, ::1] q_gauge):
+        """Whole run from the given states (advanced in place to the final ones), keeping checkpoints.
+
+        checkpoints : (n_segments, checkpoint_rows, nac) output, n_segments = ceil(ntime / interval):
+            states and buffers at the start of every segment.
+        tape : (interval, tape_rows, nac) output: the last segment, recorded for :meth:`reverse`.
+        q_gauge : (ntime, ng) output.
+        """
+        cdef Model* m = &self.m
+        cdef Py_ssize_t nac = m.nac, nhs = m.nhs, nrs = m.nrs, ng = self.gauge_idx.shape[0]
+        cdef Py_ssize_t nt = self.ntime, i, t0, t1, t, g, nseg
+        cdef Py_ssize_t r_q = nhs + nrs + 1
+        if nac == 0 or nt == 0:
+            return
+        self._check_states(hstates, rstates, buffers)
+        nseg = self._check_checkpointing(interval, checkpoints, tape)
+        if q_gauge.shape[0] != nt or q_gauge.shape[1] != ng:
+            raise ValueError("q_gauge has the wrong shape")
+        work = np.empty((2, nac))
+        cdef double[:, ::1] work_v = work
+        cdef double* qg = &q_gauge[0, 0] if ng > 0 else NULL
+        cdef double* hs = &hstates[0, 0] if nhs > 0 else NULL
+        cdef double* rs = &rstates[0, 0] if nrs > 0 else NULL
+        with nogil:
+            for i in range(nseg):
+                t0 = i * interval
+                t1 = min(nt, t0 + interval)
+                if nhs > 0:
+                    memcpy(&checkpoints[i, 0, 0], hs, nhs * nac * sizeof(double))
+                if nrs > 0:
+                    memcpy(&checkpoints[i, nhs, 0], rs, nrs * nac * sizeof(double))
+                memcpy(&checkpoints[i, nhs + nrs, 0], &buffers[0, 0], 2 * nac * sizeof(double))
+                if i < nseg - 1:
+                    self._advance(t0, t1, hs, rs, &buffers[0, 0], &work_v[0, 0],
+                                  qg + t0 * ng if qg != NULL else NULL, NULL, NULL)
+                else:
+                    self._record_segment(t0, t1, hs, rs, &checkpoints[i, nhs + nrs, 0], tape)
+                    for t in range(t0, t1):
+                        for g in range(ng):
+                            q_gauge[t, g] = tape[t - t0, r_q, self.gauge_idx[g]]
+                    memcpy(&buffers[0, 0], &tape[t1 - 1 - t0, r_q - 1, 0], 2 * nac * sizeof(double))
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def reverse(self, Py_ssize_t interval, double[:, :, ::1] checkpoints, double[:, :, ::1] tape,
+                bint last_recorded, const double[:, ::1] q_gauge_b,
+                double[:, ::1] hparams_b, double[:, ::1] rparams_b, double[:, ::1] hstates_b,
+                double[:, ::1] rstates_b):
+        """Adjoint sweep after :meth:`forward_checkpointed`.
+
+        q_gauge_b : (ntime, ng) adjoint of the gauge discharge (dJ/dQ).
+        hparams_b, rparams_b : (n, nac) parameter adjoints, accumulated.
+        hstates_b, rstates_b : (n, nac) on entry the adjoint of the final states (zeros for a cost on
+            discharge only), on exit that of the initial states.
+        last_recorded : the tape already holds the last segment (as ``forward_checkpointed`` leaves it).
+        """
+        cdef Model* m = &self.m
+        cdef Step s
+        cdef Adjoint a
+        cdef Py_ssize_t nac = m.nac, nhs = m.nhs, nrs = m.nrs, ng = self.gauge_idx.shape[0]
+        cdef Py_ssize_t nt = self.ntime, i, j, t0, t1, t, nseg
+        cdef Py_ssize_t r_qt = nhs + nrs, r_q = r_qt + 1, r_h = r_q + 1, r_r = r_h + self.hydro_ntape
+        cdef double* swap
+        cdef const double* qgb
+        if nac == 0 or nt == 0:
+            return
+        nseg = self._check_checkpointing(interval, checkpoints, tape)
+        if q_gauge_b.shape[0] != nt or q_gauge_b.shape[1] != ng:
+            raise ValueError("q_gauge_b has the wrong shape")
+        if hparams_b.shape[0] != self.hparams.shape[0] or rparams_b.shape[0] != self.rparams.shape[0] \
+                or hstates_b.shape[0] != nhs or rstates_b.shape[0] != nrs:
+            raise ValueError("adjoint arrays do not match the structure")
+        if hparams_b.shape[1] != nac or hstates_b.shape[1] != nac or (rparams_b.shape[0] > 0 and rparams_b.shape[1] != nac) \
+                or (nrs > 0 and rstates_b.shape[1] != nac):
+            raise ValueError("adjoint arrays do not match the number of active cells")
+        work = np.zeros((6, nac))
+        states = np.empty((max(nhs + nrs, 1), nac))
+        cdef double[:, ::1] w = work
+        cdef double[:, ::1] st = states
+        a.hparams_b = &hparams_b[0, 0]
+        a.rparams_b = &rparams_b[0, 0] if rparams_b.shape[0] > 0 else NULL
+        a.hstates_b = &hstates_b[0, 0] if nhs > 0 else NULL
+        a.rstates_b = &rstates_b[0, 0] if nrs > 0 else NULL
+        a.q_b = &w[0, 0]
+        a.qt_b = &w[1, 0]
+        a.q_next_b = &w[2, 0]
+        a.qt_next_b = &w[3, 0]
+        a.q_prev_b = &w[4, 0]
+        a.qt_prev_b = &w[5, 0]
+        s.fluxes = NULL
+        s.qup_out = NULL
+        with nogil:
+            for i in range(nseg - 1, -1, -1):
+                t0 = i * interval
+                t1 = min(nt, t0 + interval)
+                if i < nseg - 1 or not last_recorded:
+                    memcpy(&st[0, 0], &checkpoints[i, 0, 0], (nhs + nrs) * nac * sizeof(double))
+                    self._record_segment(t0, t1, &st[0, 0] if nhs > 0 else NULL, &st[nhs, 0] if nrs > 0 else NULL,
+                                         &checkpoints[i, nhs + nrs, 0], tape)
+                for t in range(t1 - 1, t0 - 1, -1):
+                    j = t - t0
+                    s.prcp = &self.prcp[t, 0]
+                    s.pet = &self.pet[t, 0]
+                    s.hstates = &tape[j, 0, 0] if nhs > 0 else NULL
+                    s.rstates = &tape[j, nhs, 0] if nrs > 0 else NULL
+                    s.qt = &tape[j, r_qt, 0]
+                    s.q = &tape[j, r_q, 0]
+                    s.htape = &tape[j, r_h, 0] if self.hydro_ntape > 0 else NULL
+                    s.rtape = &tape[j, r_r, 0] if self.routing_ntape > 0 else NULL
+                    if j == 0:
+                        s.qt_prev = &checkpoints[i, nhs + nrs, 0]
+                        s.q_prev = &checkpoints[i, nhs + nrs + 1, 0]
+                    else:
+                        s.qt_prev = &tape[j - 1, r_qt, 0]
+                        s.q_prev = &tape[j - 1, r_q, 0]
+                    qgb = &q_gauge_b[t, 0] if ng > 0 else NULL
+                    model_step_b(m, &s, &a, qgb, &self.gauge_idx[0] if ng > 0 else NULL, ng)
+                    swap = a.q_next_b
+                    a.q_next_b = a.q_prev_b
+                    a.q_prev_b = swap
+                    swap = a.qt_next_b
+                    a.qt_next_b = a.qt_prev_b
+                    a.qt_prev_b = swap
