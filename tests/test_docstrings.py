@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["skhydro.mesh._mesh", "skhydro.forcings", "skhydro.structures", "skhydro.simulation",
-           "skhydro.datasets._synthetic"]
+           "skhydro.datasets._synthetic", "skhydro.cost", "skhydro.gradient", "skhydro.metrics._metrics"]
 
 
 @pytest.mark.parametrize("name", MODULES)
