@@ -1,0 +1,306 @@
+"""Exact gradients of the whole model (reverse kernels + checkpointing + cost), checked numerically.
+
+Finite-difference reference: central differences of the cost, per component (one parameter or initial
+state on one cell). A min/max of the model (interception overflow, the transfer floor, ...) crossed by a
+large step spoils the difference, and round-off spoils a tiny one, so each component is tried with steps
+of 1e-4, 1e-5, 1e-3 and 1e-6 (relative to max(|x|, 0.1)) and must agree with the adjoint to 1e-5 with at
+least one of them. A wrong adjoint agrees with none.
+
+Double precision limits what finite differences can resolve: the effect of one cell's interception
+level on a large outlet's discharge is ~1e-14 of that discharge. The every-component checks therefore
+gauge every cell of a small catchment (each cell's own discharge enters the cost); on real basins with a
+few gauges, the largest components and random directions over all cells are checked.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+import skhydro
+from skhydro.cost import DischargeCost
+from skhydro.gradient import default_checkpoint_interval, problem_value_and_gradient
+from skhydro.simulation import Problem
+
+STRUCTURES = ["zero-gr4-zero", "zero-gr4-lag0", "zero-gr4-lr", "zero-gr4-kw"]
+RTOL = 1e-5
+STEPS = (1e-4, 1e-5, 1e-3, 1e-6)
+
+
+# ------------------------------------------------------------------------------------------- cases
+def random_inputs(mesh, structure, rng):
+    """Spatially random parameters and initial states inside realistic ranges."""
+    def field(lo, hi):
+        return rng.uniform(lo, hi, mesh.shape)
+
+    routing = structure.split("-")[2]
+    params = dict(ci=field(0.5, 2.0), cp=field(50, 300), ct=field(20, 200), kexc=field(-2, 2))
+    states = dict(hi=field(0.05, 0.6), hp=field(0.1, 0.7), ht=field(0.05, 0.5))
+    if routing == "kw":
+        params.update(akw=field(2, 10), bkw=field(0.4, 0.8))
+    if routing == "lr":
+        params.update(llr=field(30, 300))
+        states.update(hlr=field(0.1, 10))
+    return params, states
+
+
+def observations(mesh, forcings, structure, true_parameters, states, rng):
+    """Noisy discharge of a model with other parameters, with gaps."""
+    s = skhydro.structures.get_structure(structure)
+    truth = {k: v for k, v in true_parameters.items() if k in s.parameters}
+    q = skhydro.simulate(mesh, forcings, structure, truth, states).discharge
+    q = q * (1.0 + 0.1 * rng.normal(size=q.shape))
+    q.iloc[::17] = np.nan
+    return q
+
+
+class Case:
+    """A Problem, its cost and the adjoint gradient, with a finite-difference probe."""
+
+    def __init__(self, mesh, forcings, structure, parameters, states, observed, metric="nse", warmup=24,
+                 num_threads=1, **cost_options):
+        self.problem = Problem(mesh, forcings, structure, parameters, states, num_threads)
+        self.cost = DischargeCost(observed, forcings.index, mesh.gauge_codes, metric=metric, warmup=warmup,
+                                  **cost_options)
+        self.result = problem_value_and_gradient(self.problem, self.cost.value_and_gradient)
+        p, r = self.problem, self.result
+        blocks = [(p.hparams, r.hparams), (p.rparams, r.rparams), (p.hstates0, r.hstates), (p.rstates0, r.rstates)]
+        rows = [(values, grads, i) for values, grads in blocks for i in range(values.shape[0])]
+        self.rows = dict(zip(p.structure.parameters + p.structure.states, rows))
+
+    def value(self):
+        return self.cost.value(self.problem.run()[0])
+
+    def gradient(self, name):
+        _, grads, i = self.rows[name]
+        return grads[i]
+
+    def finite_difference(self, name, k, rel_step):
+        values, _, i = self.rows[name]
+        x0 = values[i, k]
+        h = rel_step * max(abs(x0), 0.1)
+        try:
+            values[i, k] = x0 + h
+            up = self.value()
+            values[i, k] = x0 - h
+            down = self.value()
+        finally:
+            values[i, k] = x0
+        return (up - down) / (2 * h)
+
+    def directional_check(self, name, rng, n_directions=2):
+        """Central differences along random directions over all cells against ``g · v``."""
+        values, _, i = self.rows[name]
+        g = self.gradient(name)
+        x0 = values[i].copy()
+        scale = np.maximum(np.abs(x0), 0.1)
+        errors = []
+        for _ in range(n_directions):
+            v = rng.uniform(-1, 1, x0.size) * scale
+            best = np.inf
+            for step in STEPS:
+                try:
+                    values[i] = x0 + step * v
+                    up = self.value()
+                    values[i] = x0 - step * v
+                    down = self.value()
+                finally:
+                    values[i] = x0
+                fd = (up - down) / (2 * step)
+                best = min(best, abs(fd - g @ v) / abs(g @ v))
+                if best <= RTOL:
+                    break
+            errors.append(best)
+        return max(errors)
+
+    def check(self, name, cells=None):
+        """Components of ``name`` (all above 1e-3 of the largest, or those of ``cells``) against FD.
+
+        Returns the list of (cell, adjoint, finite differences) that match no step.
+        """
+        g = self.gradient(name)
+        big = np.flatnonzero(np.abs(g) > 1e-3 * np.abs(g).max())
+        cells = big if cells is None else np.intersect1d(cells, big)
+        failures = []
+        for k in cells:
+            fds = []
+            for step in STEPS:
+                fds.append(self.finite_difference(name, k, step))
+                if abs(fds[-1] - g[k]) <= RTOL * abs(g[k]):
+                    break
+            else:
+                failures.append((int(k), g[k], fds))
+        return failures, len(cells)
+
+
+def gauged_sub_basin(basin, code):
+    """The catchment of one gauge of the synthetic basin, with a gauge on every cell."""
+    m, g = basin.mesh, basin.mesh.gauges.loc[code]
+    sub = skhydro.Mesh.from_flow_directions(m.flwdir, dx=m.dx, dy=m.dy,
+                                            gauges=[dict(code=code, row=int(g.row), col=int(g.col))])
+    rows, cols = np.nonzero(sub.active)
+    gauges = [dict(code=f"C{r}_{c}", row=int(r), col=int(c)) for r, c in zip(rows, cols)]
+    return skhydro.Mesh.from_flow_directions(m.flwdir, dx=m.dx, dy=m.dy, gauges=gauges)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return skhydro.datasets.make_synthetic_basin(random_state=0, n_steps=240)
+
+
+@pytest.fixture(scope="module", params=STRUCTURES)
+def small_case(request, synthetic):
+    """The 178-cell catchment of gauge SYN003, gauged on every cell, 240 hourly steps, random inputs."""
+    structure = request.param
+    rng = np.random.default_rng(1)
+    mesh = gauged_sub_basin(synthetic, "SYN003")
+    params, states = random_inputs(mesh, structure, rng)
+    obs = observations(mesh, synthetic.forcings, structure, synthetic.true_parameters, states, rng)
+    return Case(mesh, synthetic.forcings, structure, params, states, obs)
+
+
+# ------------------------------------------------------------------- every component, small basin
+def test_every_component_matches_finite_differences(small_case):
+    report = {}
+    for name in small_case.rows:
+        failures, n = small_case.check(name)
+        assert n > 0
+        report[name] = failures
+    assert not any(report.values()), {k: v[:3] for k, v in report.items() if v}
+
+
+# ------------------------------------------------ sampled components, whole synthetic basin, costs
+@pytest.mark.parametrize("metric, weights", [("nse", "mean"), ("kge", "median"), ("rmse", [0.1, 0.2, 0.3, 0.4]),
+                                             ("nnse", "uquartile"), ("mse", "mean"), ("lgrm", "mean")])
+def test_whole_synthetic_basin(synthetic, metric, weights):
+    structure = "zero-gr4-kw"
+    rng = np.random.default_rng(2)
+    mesh = synthetic.mesh
+    params, states = random_inputs(mesh, structure, rng)
+    obs = observations(mesh, synthetic.forcings, structure, synthetic.true_parameters, states, rng)
+    case = Case(mesh, synthetic.forcings, structure, params, states, obs, metric=metric, weights=weights)
+    for name in case.rows:
+        failures, _ = case.check(name, np.argsort(-np.abs(case.gradient(name)))[:4])
+        assert not failures, (name, failures)
+        assert case.directional_check(name, rng) <= RTOL, name
+
+
+# ----------------------------------------------------------------------------------- hydro-smash data
+@pytest.mark.smash
+@pytest.mark.parametrize("routing", ["lag0", "lr", "kw"])
+def test_cance_sampled_components(reference_case, routing):
+    case_ = reference_case("Cance", routing)
+    rng = np.random.default_rng(3)
+    mesh, forcings = case_.mesh, case_.forcings
+    params, states = random_inputs(mesh, case_.structure, rng)
+    # observations: the default-parameter discharge of the dataset, with noise and gaps
+    obs = case_.simulate().discharge * (1.0 + 0.05 * rng.normal(size=(forcings.ntime, len(mesh.gauge_codes))))
+    obs.iloc[::13] = np.nan
+    case = Case(mesh, forcings, case_.structure, params, states, obs, gauges=mesh.gauge_codes)
+    for name in case.rows:
+        failures, _ = case.check(name, np.argsort(-np.abs(case.gradient(name)))[:3])
+        assert not failures, (name, failures)
+        assert case.directional_check(name, rng) <= RTOL, name
+
+
+@pytest.mark.smash
+@pytest.mark.slow
+@pytest.mark.parametrize("routing", ["lag0", "lr", "kw"])
+def test_cance_every_resolvable_component(reference_case, routing):
+    """Every component whose effect on the cost finite differences can resolve (|g x| >= 1e-9 J)."""
+    case_ = reference_case("Cance", routing)
+    rng = np.random.default_rng(4)
+    params, states = random_inputs(case_.mesh, case_.structure, rng)
+    obs = case_.simulate().discharge * (1.0 + 0.05 * rng.normal(size=(case_.forcings.ntime, 3)))
+    case = Case(case_.mesh, case_.forcings, case_.structure, params, states, obs, gauges=case_.mesh.gauge_codes)
+    for name in case.rows:
+        values, grads, i = case.rows[name]
+        effect = np.abs(grads[i]) * np.maximum(np.abs(values[i]), 0.1)
+        failures, _ = case.check(name, np.flatnonzero(effect >= 1e-9 * abs(case.result.value)))
+        assert not failures, (name, failures[:3])
+
+
+# ------------------------------------------------------------------------ checkpoints and threads
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_checkpoint_interval_does_not_change_the_gradient(synthetic, structure):
+    rng = np.random.default_rng(5)
+    mesh = synthetic.mesh
+    params, states = random_inputs(mesh, structure, rng)
+    problem = Problem(mesh, synthetic.forcings, structure, params, states)
+    cost = DischargeCost(synthetic.observed, synthetic.forcings.index, mesh.gauge_codes)
+    ref = problem_value_and_gradient(problem, cost.value_and_gradient, checkpoint_interval=1)
+    for interval in (7, default_checkpoint_interval(synthetic.forcings.ntime), 239, 240, 10_000):
+        other = problem_value_and_gradient(problem, cost.value_and_gradient, checkpoint_interval=interval)
+        assert other.value == ref.value
+        for a, b in [(ref.hparams, other.hparams), (ref.rparams, other.rparams), (ref.hstates, other.hstates),
+                     (ref.rstates, other.rstates)]:
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_checkpointed_forward_equals_simulation(synthetic, structure):
+    rng = np.random.default_rng(6)
+    mesh = synthetic.mesh
+    params, states = random_inputs(mesh, structure, rng)
+    problem = Problem(mesh, synthetic.forcings, structure, params, states)
+    captured = {}
+
+    def cost(q):
+        captured["q"] = q.copy()
+        return 0.0, np.zeros_like(q)
+
+    problem_value_and_gradient(problem, cost, checkpoint_interval=13)
+    q_sim = skhydro.simulate(mesh, synthetic.forcings, structure, params, states).discharge.to_numpy()
+    np.testing.assert_array_equal(captured["q"], q_sim)
+
+
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_one_and_two_threads_identical(structure):
+    # a comb: 2100 two-cell tributaries (rows 0-1, flowing south) into a west-to-east river (row 2), so one
+    # routing level holds more than 2048 cells and is routed by several threads
+    rng = np.random.default_rng(7)
+    ncol = 2100
+    flwdir = np.full((3, ncol), 5)
+    flwdir[2] = 3
+    mesh = skhydro.Mesh.from_flow_directions(flwdir, dx=1000.0, active_cells=np.ones(flwdir.shape, bool),
+                                             gauges=[dict(code="OUT", row=2, col=ncol - 1),
+                                                     dict(code="MID", row=2, col=1000)])
+    assert np.diff(mesh.level_ptr).max() >= 2048
+    nt = 48
+    prcp = np.where(rng.random((nt, 3, ncol)) < 0.3, rng.exponential(3.0, (nt, 3, ncol)), 0.0)
+    pet = np.full((nt, 3, ncol), 0.1)
+    forcings = skhydro.Forcings(prcp, pet, dt=3600, start="2020-01-01")
+    params, states = random_inputs(mesh, structure, rng)
+    obs = pd.DataFrame(rng.uniform(0.1, 5, (nt, 2)), index=forcings.index, columns=["OUT", "MID"])
+    results = [skhydro.value_and_gradient(mesh, forcings, structure, params, states, obs, num_threads=n)
+               for n in (1, 2)]
+    assert results[0][0] == results[1][0]
+    for name in results[0][1]:
+        np.testing.assert_array_equal(results[0][1][name], results[1][1][name])
+
+
+# ------------------------------------------------------------------------------------- public API
+def test_value_and_gradient_public_api(synthetic):
+    value, grads = skhydro.value_and_gradient(synthetic.mesh, synthetic.forcings, "zero-gr4-lr",
+                                              observed=synthetic.observed, cost="kge", gauges=["SYN001", "SYN003"],
+                                              weights=[0.7, 0.3], warmup="2019-10-02")
+    s = skhydro.structures.get_structure("zero-gr4-lr")
+    assert set(grads) == set(s.parameters + s.states)
+    for g in grads.values():
+        assert g.shape == synthetic.mesh.shape
+        assert np.isfinite(g).all()
+        assert (g[~synthetic.mesh.active] == 0).all()
+    sim = skhydro.simulate(synthetic.mesh, synthetic.forcings, "zero-gr4-lr").discharge
+    cost = DischargeCost(synthetic.observed, synthetic.forcings.index, synthetic.mesh.gauge_codes, metric="kge",
+                         gauges=["SYN001", "SYN003"], weights=[0.7, 0.3], warmup="2019-10-02")
+    assert value == pytest.approx(cost.value(sim.to_numpy()), rel=1e-14)
+
+
+def test_value_and_gradient_errors(synthetic):
+    args = (synthetic.mesh, synthetic.forcings, "zero-gr4-kw")
+    with pytest.raises(ValueError, match="observed"):
+        skhydro.value_and_gradient(*args)
+    with pytest.raises(ValueError, match="checkpoint_interval"):
+        skhydro.value_and_gradient(*args, observed=synthetic.observed, checkpoint_interval=0)
+    with pytest.raises(ValueError):
+        skhydro.value_and_gradient(*args, observed=synthetic.observed, cost="r2")
+    with pytest.raises(ValueError, match="llr"):
+        skhydro.value_and_gradient(*args, parameters={"llr": 3.0}, observed=synthetic.observed)
