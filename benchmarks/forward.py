@@ -8,21 +8,14 @@ hydro-smash model. Times are the best of ``--repeat`` calls of the public entry 
 Throughput is in cell-steps per second (active cells x time steps).
 """
 import argparse
-import time
 
 import numpy as np
 
 import skhydro
 from _smash_inputs import skhydro_inputs
+from _timing import best_time
 
 
-def best_time(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main():

@@ -35,7 +35,7 @@ HYDRO_CODES = {"gr4": HYDRO_GR4}
 ROUTING_CODES = {"zero": ROUTING_ZERO, "lag0": ROUTING_LAG0, "lr": ROUTING_LR, "kw": ROUTING_KW}
 HYDRO_NFLUX = {"gr4": GR4_NFLUX}
 HYDRO_NTAPE = {"gr4": GR4_NTAPE}
-ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 1}
+ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 2}
 
 
 cdef struct Model:
@@ -112,7 +112,7 @@ cdef void hydro_block(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept 
 
 cdef inline void route_cell(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
     cdef double qup = upstream_sum(s.q, m.up_idx, m.up_ptr[k], m.up_ptr[k + 1])
-    cdef double* d2 = NULL
+    cdef double* tape = NULL
     if s.qup_out != NULL:
         s.qup_out[k] = qup
     if m.routing == ROUTING_LAG0:
@@ -121,9 +121,9 @@ cdef inline void route_cell(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
         s.q[k] = lr_cell(s.qt[k], qup, s.rstates + k, m.rparams[k], m.dt, m.area_up[k])
     elif m.routing == ROUTING_KW:
         if s.rtape != NULL:
-            d2 = s.rtape + k
+            tape = s.rtape + k
         s.q[k] = kw_cell(s.qt[k], s.qt_prev[k], s.q_prev[k], qup,
-                         m.rparams[k], m.rparams[m.nac + k], m.dt_over_dx[k], d2)
+                         m.rparams[k], m.rparams[m.nac + k], m.dt_over_dx[k], tape, m.nac)
 
 
 cdef void model_step(Model* m, Step* s) noexcept nogil:
@@ -178,7 +178,7 @@ cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexc
                           a.rstates_b + k, a.rparams_b + k, a.qt_b + k)
     elif m.routing == ROUTING_KW:
         qup_b = kw_cell_b(s.qt[k], s.qt_prev[k], s.q_prev[k], qup, s.q[k],
-                          m.rparams[k], m.rparams[m.nac + k], m.dt_over_dx[k], s.rtape[k], q_b,
+                          m.rparams[k], m.rparams[m.nac + k], m.dt_over_dx[k], s.rtape[k], s.rtape[m.nac + k], q_b,
                           a.qt_b + k, a.qt_prev_b + k, a.q_prev_b + k,
                           a.rparams_b + k, a.rparams_b + m.nac + k)
     for j in range(j0, j1):

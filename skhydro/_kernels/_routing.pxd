@@ -4,7 +4,7 @@
 # discharge of the cell's upstream neighbours at the current step (already final: upstream cells are
 # visited first). A reverse twin returns the adjoint of ``qup``; the driver hands it to every upstream
 # neighbour (each cell has one receiver, so cells of one level never write to the same neighbour).
-from libc.math cimport exp, log, pow
+from libc.math cimport exp, log
 from skhydro._kernels._common cimport dmax
 
 cdef enum:
@@ -47,26 +47,31 @@ cdef inline double lr_cell_b(double qup, double hlr, double llr, double dt, doub
 
 
 cdef inline double kw_cell(double qt, double qt_prev, double q_prev, double qup,
-                           double akw, double bkw, double dt_over_dx, double* d2_out) noexcept nogil:
+                           double akw, double bkw, double dt_over_dx, double* tape,
+                           Py_ssize_t tstride) noexcept nogil:
     """Linearised implicit kinematic wave (A = akw * Q^bkw), all inputs floored at 1e-6.
 
-    ``d2_out`` (may be NULL) receives the storage derivative the reverse step needs.
+    ``tape`` (may be NULL) receives what the reverse step needs: the storage derivative d2 and the log
+    of the mean discharge (the power is formed as exp(b log m), which costs what ``pow`` does).
     """
     cdef double eps = 1e-6
     cdef double qu = dmax(eps, qup)
     cdef double qp = dmax(eps, q_prev)
     cdef double lat = 0.5 * (dmax(eps, qt_prev) + dmax(eps, qt))
-    cdef double d2 = akw * bkw * pow(0.5 * (qp + qu), bkw - 1.0)
-    if d2_out != NULL:
-        d2_out[0] = d2
+    cdef double lm = log(0.5 * (qp + qu))
+    cdef double d2 = akw * bkw * exp((bkw - 1.0) * lm)
+    if tape != NULL:
+        tape[0] = d2
+        tape[tstride] = lm
     return (dt_over_dx * (qu + lat) + d2 * qp) / (dt_over_dx + d2)
 
 
 cdef inline double kw_cell_b(double qt, double qt_prev, double q_prev, double qup, double q,
-                             double akw, double bkw, double dt_over_dx, double d2, double q_b,
+                             double akw, double bkw, double dt_over_dx, double d2, double lm, double q_b,
                              double* qt_b, double* qt_prev_b, double* q_prev_b,
                              double* akw_b, double* bkw_b) noexcept nogil:
-    """Reverse of :func:`kw_cell` given its output ``q`` and recorded ``d2``; returns the adjoint of ``qup``.
+    """Reverse of :func:`kw_cell` given its output ``q`` and recorded ``d2``, ``lm``; returns the adjoint
+    of ``qup``.
 
     Adjoints of ``qt``, of the previous step's ``qt_prev`` and ``q_prev`` and of the parameters are
     accumulated.
@@ -83,7 +88,7 @@ cdef inline double kw_cell_b(double qt, double qt_prev, double q_prev, double qu
     cdef double m = 0.5 * (qp + qu)
     cdef double m_b = d2_b * d2 * (bkw - 1.0) / m
     akw_b[0] += d2_b * d2 / akw
-    bkw_b[0] += d2_b * d2 * (1.0 / bkw + log(m))
+    bkw_b[0] += d2_b * d2 * (1.0 / bkw + lm)
     qp_b += 0.5 * m_b
     qu_b += 0.5 * m_b
     if not (eps > qt_prev):

@@ -27,7 +27,7 @@ def kw_series(const double[::1] qt, const double[::1] qup, double akw, double bk
     cdef double[::1] q_v = q
     cdef double qt_prev = 0.0, q_prev = 0.0
     for t in range(n):
-        q_v[t] = kw_cell(qt[t], qt_prev, q_prev, qup[t], akw, bkw, dt_over_dx, NULL)
+        q_v[t] = kw_cell(qt[t], qt_prev, q_prev, qup[t], akw, bkw, dt_over_dx, NULL, 0)
         qt_prev = qt[t]
         q_prev = q_v[t]
     return q
