@@ -15,7 +15,7 @@ import pandas as pd
 
 from .metrics import METRICS
 
-__all__ = ["DischargeCost", "GAUGE_WEIGHT_ALIASES"]
+__all__ = ["DischargeCost", "UnitCost", "GAUGE_WEIGHT_ALIASES"]
 
 #: Gauge weighting aliases -> quantile level (None: arithmetic mean, weight 1/N per gauge).
 GAUGE_WEIGHT_ALIASES = {"mean": None, "uniform": None, "lquartile": 0.25, "median": 0.5, "uquartile": 0.75}
@@ -268,3 +268,71 @@ class DischargeCost:
         grad = np.zeros((len(self.index), len(self.gauge_codes)))
         grad[self.warmup:, self._columns] = dj * w
         return value, grad
+
+
+class UnitCost:
+    """Mean cost over observation units (one gauge over one period each), and its gradient.
+
+    ``J = (1/N) Σ_u j_u`` where ``j_u`` is the cost component of ``metric`` (``1 - m`` for nse, nnse, kge;
+    ``m`` for the errors) on the unit's gauge and period. This is the cost the estimators minimise: the
+    model simulates the whole window and the units of ``X`` choose the observations.
+
+    Parameters
+    ----------
+    X : ObservationUnits
+    y : UnitDischarge
+    metric : str, default "nse"
+
+    Raises
+    ------
+    ValueError
+        Unknown metric, no unit, or a unit without any valid observation.
+    """
+
+    def __init__(self, X, y, metric="nse"):
+        if not isinstance(metric, str) or metric.lower() not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; use one of {sorted(METRICS)}")
+        self.metric = metric.lower()
+        self._value_fn, self._gradient_fn, self._efficiency = METRICS[self.metric]
+        if len(X) == 0:
+            raise ValueError("no observation unit to evaluate")
+        self.shape = (X.forcings.ntime, len(X.mesh.gauge_codes))
+        obs = _align_observed(y.observed[sorted(set(X.gauges), key=list(X.gauges).index)], X.forcings.index,
+                              X.mesh.gauge_codes)
+        self._units = []
+        for (col, t0, t1), code in zip(X.step_ranges(), X.gauges):
+            x = obs[t0:t1, col]
+            if not np.isfinite(x).any():
+                raise ValueError(f"unit on gauge {code} has no valid observation in its period")
+            self._units.append((col, t0, t1, x))
+
+    def _unit_value(self, x, y):
+        m = self._value_fn(x, y)
+        return 1.0 - m if self._efficiency else m
+
+    def components(self, simulated):
+        """Cost component ``j_u`` of every unit."""
+        simulated = self._check(simulated)
+        return np.array([self._unit_value(x, simulated[t0:t1, col]) for col, t0, t1, x in self._units])
+
+    def _check(self, simulated):
+        simulated = np.asarray(simulated, dtype=np.float64)
+        if simulated.shape != self.shape:
+            raise ValueError(f"simulated must have shape {self.shape}, got {simulated.shape}")
+        return simulated
+
+    def value(self, simulated):
+        """Mean unit cost of a simulation ``(ntime, n_mesh_gauges)``."""
+        return float(self.components(simulated).mean())
+
+    def value_and_gradient(self, simulated):
+        """Mean unit cost and its gradient with respect to ``simulated`` (same shape)."""
+        simulated = self._check(simulated)
+        grad = np.zeros(self.shape)
+        total, n = 0.0, len(self._units)
+        for col, t0, t1, x in self._units:
+            y = simulated[t0:t1, col]
+            total += self._unit_value(x, y)
+            dm = self._gradient_fn(x, y)
+            grad[t0:t1, col] += (-dm if self._efficiency else dm) / n
+        return total / n, grad

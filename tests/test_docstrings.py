@@ -5,7 +5,8 @@ import importlib
 import pytest
 
 MODULES = ["skhydro.mesh._mesh", "skhydro.forcings", "skhydro.structures", "skhydro.simulation",
-           "skhydro.datasets._synthetic", "skhydro.cost", "skhydro.gradient", "skhydro.metrics._metrics"]
+           "skhydro.datasets._synthetic", "skhydro.cost", "skhydro.gradient", "skhydro.metrics._metrics",
+           "skhydro.units"]
 
 
 @pytest.mark.parametrize("name", MODULES)
