@@ -16,6 +16,7 @@ from sklearn.utils import check_random_state
 from ..forcings import Forcings
 from ..mesh import Mesh
 from ..simulation import simulate
+from ..units import make_units
 
 __all__ = ["SyntheticBasin", "make_synthetic_basin"]
 
@@ -251,7 +252,8 @@ def _pet_climatology(elevation):
     return season[:, None, None] * factor[None]
 
 
-def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", noise=0.05):
+def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", noise=0.05, return_X_y=False,
+                         periods=2, warmup=None):
     """Generate a small synthetic basin whose true parameter maps are known.
 
     The grid has 50 x 46 cells of 1 km. A hilly terrain (a bowl tilted towards one cell of the southern
@@ -277,12 +279,20 @@ def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", no
         Start of the simulation period (the first step ends one hour later).
     noise : float, default=0.05
         Standard deviation of the log of the multiplicative observation noise.
+    return_X_y : bool, default=False
+        Return ``(X, y)`` for the estimators instead: observation units of every gauge over ``periods``
+        periods after a warm-up (:func:`skhydro.make_units`, descriptors included).
+    periods : int or list, default=2
+        Periods of the units when ``return_X_y`` (see :func:`skhydro.make_units`).
+    warmup : int, optional
+        Warm-up steps before the first period when ``return_X_y``; default ``n_steps // 5`` (the basin
+        starts nearly dry).
 
     Returns
     -------
-    SyntheticBasin
+    SyntheticBasin or (ObservationUnits, UnitDischarge)
         With ``mesh``, ``forcings``, ``observed``, ``true_discharge``, ``descriptors``,
-        ``true_parameters``, ``structure`` (``"zero-gr4-kw"``) and ``dem``.
+        ``true_parameters``, ``structure`` (``"zero-gr4-kw"``) and ``dem``; or ``X, y``.
 
     Notes
     -----
@@ -309,6 +319,9 @@ def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", no
     (2000, 4)
     >>> sorted(basin.true_parameters)
     ['akw', 'bkw', 'cp', 'ct', 'kexc']
+    >>> X, y = make_synthetic_basin(random_state=0, return_X_y=True)
+    >>> len(X), X.units["period"].nunique()
+    (8, 2)
     """
     if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
@@ -339,6 +352,9 @@ def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", no
             t0 = rng.randint(0, n_steps - length + 1)
             values[t0:t0 + length, j] = np.nan
     observed = pd.DataFrame(values, index=q.index, columns=q.columns)
+    if return_X_y:
+        return make_units(mesh, forcings, observed, descriptors, periods=periods,
+                          warmup=n_steps // 5 if warmup is None else warmup)
     return SyntheticBasin(mesh=mesh, forcings=forcings, observed=observed, true_discharge=q,
                           descriptors=descriptors, true_parameters=true_parameters, structure=_STRUCTURE,
                           dem=dem)
