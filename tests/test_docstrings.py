@@ -6,7 +6,7 @@ import pytest
 
 MODULES = ["skhydro.mesh._mesh", "skhydro.forcings", "skhydro.structures", "skhydro.simulation",
            "skhydro.datasets._synthetic", "skhydro.cost", "skhydro.gradient", "skhydro.metrics._metrics",
-           "skhydro.units"]
+           "skhydro.units", "skhydro.estimators._distributed_gr4"]
 
 
 @pytest.mark.parametrize("name", MODULES)
