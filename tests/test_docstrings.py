@@ -6,7 +6,8 @@ import pytest
 
 MODULES = ["skhydro.mesh._mesh", "skhydro.forcings", "skhydro.structures", "skhydro.simulation",
            "skhydro.datasets._synthetic", "skhydro.cost", "skhydro.gradient", "skhydro.metrics._metrics",
-           "skhydro.units", "skhydro.estimators._distributed_gr4"]
+           "skhydro.units", "skhydro.estimators._distributed_gr4",
+           "skhydro.model_selection._split", "skhydro.model_selection._scorers"]
 
 
 @pytest.mark.parametrize("name", MODULES)

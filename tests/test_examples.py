@@ -1,4 +1,4 @@
-"""The README's main job runs end to end."""
+"""The examples run end to end (the README's main job in every run, the longer ones with --runslow)."""
 import os
 import subprocess
 import sys
@@ -9,12 +9,13 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("script", ["plot_synthetic_basin.py"])
+@pytest.mark.parametrize("script", ["plot_synthetic_basin.py",
+                                    pytest.param("plot_calibration.py", marks=pytest.mark.slow)])
 def test_example_runs(script, tmp_path):
     pytest.importorskip("matplotlib")
     env = dict(os.environ, MPLBACKEND="Agg")
     # run from a temporary folder so that the installed package is imported, not the source tree
     proc = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     assert "NSE" in proc.stdout
