@@ -24,6 +24,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # write files, open no window
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -91,7 +92,8 @@ for k, code in enumerate(["SYN001", "SYN003"]):
     ax.axvline(split_time, color="grey", lw=1)
     ax.set_title(f"{code}: calibration | validation")
     ax.set_ylabel("m³/s")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.legend(loc="upper right", fontsize=8)
 for k, (title, values) in enumerate([("true ct (mm)", basin.true_parameters["ct"]),
                                      ("distributed ct (mm)", d_model.parameters_["ct"])]):
     ax = fig.add_subplot(grid[k, 2])

@@ -7,6 +7,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 import skhydro
 from skhydro.estimators import DistributedGR4
 from skhydro.metrics import nse
+from skhydro.model_selection import GaugeKFold, GaugeSplit, PeriodSplit, SpatioTemporalSplit
 
 WET = {"hp": 0.5, "ht": 0.3}
 UNIFORM_TRUTH = dict(cp=300.0, ct=150.0, kexc=-0.2, akw=4.0, bkw=0.55)
@@ -163,3 +164,23 @@ def test_bad_data(uniform_twin, basin):
         model.fit(X, y[[0]])
     with pytest.raises(Exception, match="not fitted"):
         model.predict(X)
+
+
+@pytest.mark.parametrize("cv", [
+    GaugeKFold(2),
+    GaugeSplit(["SYN002", "SYN003"], ["SYN001", "SYN004"]),
+    PeriodSplit([0], [1]),
+    SpatioTemporalSplit(GaugeSplit(["SYN002"], ["SYN001"]), PeriodSplit([0], [1])),
+], ids=["gauge-kfold", "gauge-groups", "periods", "space-time"])
+def test_cross_validate_with_each_splitter(basin, cv):
+    X, y = skhydro.make_units(basin.mesh, basin.forcings, basin.true_discharge, periods=2, warmup=24)
+    model = DistributedGR4(mapping="uniform", optimizer="lbfgsb", max_iter=2, init_states=WET)
+    result = cross_validate(model, X, y, cv=cv, scoring=["nse", "kge", "neg_rmse"])
+    assert len(result["test_nse"]) == cv.get_n_splits(X)
+    assert np.isfinite(result["test_kge"]).all() and (result["test_neg_rmse"] < 0).all()
+
+
+def test_verbose_shows_a_progress_bar(uniform_twin, capsys):
+    X, y = uniform_twin
+    DistributedGR4(mapping="uniform", optimizer="lbfgsb", max_iter=2, init_states=WET, verbose=True).fit(X, y)
+    assert "DistributedGR4 (uniform)" in capsys.readouterr().err
