@@ -4,8 +4,11 @@ For inputs ``x`` (parameters, initial states and, for routing, the inflow series
 discharge or runoff series and final states), a random direction ``v`` and a random output weight ``w``:
 ``w · (F(x + hv) - F(x - hv)) / 2h`` must equal ``(Jᵀ w) · v`` from the reverse kernel. Regimes avoid
 sitting exactly on a min/max switch; the finite difference is taken at two steps and must agree with
-the adjoint at one of them (a kink crossed by the larger step spoils only that one).
+the adjoint at one of them (a kink crossed by a larger step, or round-off at a smaller one, spoils only
+that one).
 """
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +22,7 @@ BETA = 2.25 * (86400.0 / DT) ** 0.25
 RTOL = 1e-6
 
 
-def dot_check(forward, reverse, x0, scale, rng, steps=(1e-6, 1e-7)):
+def dot_check(forward, reverse, x0, scale, rng, steps=(1e-5, 1e-6, 1e-7, 1e-8)):
     """Relative mismatch of the dot-product test along one random direction."""
     y0 = forward(x0)
     w = rng.normal(size=y0.size)
@@ -66,7 +69,7 @@ GR4_REGIMES = {
 @pytest.mark.parametrize("regime", list(GR4_REGIMES))
 def test_gr4_dot_product(regime):
     values, missing = GR4_REGIMES[regime]
-    rng = np.random.default_rng(hash(regime) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(regime.encode()))  # str hash() changes between runs
     prcp, pet = gr4_forcings(rng, 300, missing)
     forward, reverse = gr4_pair(prcp, pet)
     x0 = np.array([values[k] for k in ("ci", "cp", "ct", "kexc", "hi", "hp", "ht")])
@@ -99,7 +102,7 @@ def test_gr4_each_component():
         assert fd == pytest.approx(g[i], rel=1e-5), i
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), ci=st.floats(0.3, 3.0), cp=st.floats(30.0, 1000.0),
        ct=st.floats(10.0, 500.0), kexc=st.floats(-5.0, 5.0), hi=st.floats(0.01, 0.95),
        hp=st.floats(0.01, 0.95), ht=st.floats(0.01, 0.95))
@@ -108,7 +111,7 @@ def test_gr4_dot_product_property(seed, ci, cp, ct, kexc, hi, hp, ht):
     prcp, pet = gr4_forcings(rng, 120, missing=0.05)
     forward, reverse = gr4_pair(prcp, pet)
     x0 = np.array([ci, cp, ct, kexc, hi, hp, ht])
-    assert dot_check(forward, reverse, x0, np.maximum(np.abs(x0), 0.05), rng, steps=(1e-6, 1e-7, 1e-8)) <= 1e-5
+    assert dot_check(forward, reverse, x0, np.maximum(np.abs(x0), 0.05), rng) <= 1e-5
 
 
 # ------------------------------------------------------------------------------------------- routing
