@@ -142,6 +142,17 @@ class Forcings:
         self.pet = _check_field("pet", pet, self.prcp.shape)
         self._vectors = weakref.WeakKeyDictionary()
 
+    def __getstate__(self):
+        # the per-mesh cache holds weak references, which do not pickle (parallel cross-validation
+        # pickles X and with it the forcings); it is rebuilt on first use
+        state = self.__dict__.copy()
+        del state["_vectors"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._vectors = weakref.WeakKeyDictionary()
+
     @property
     def ntime(self):
         """Number of time steps."""

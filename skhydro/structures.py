@@ -34,6 +34,7 @@ PARAMETERS = {v.name: v for v in [
     _var("cp", "mm", 200, (1e-6, 1000), (0, _INF), "production store capacity"),
     _var("ct", "mm", 500, (1e-6, 1000), (0, _INF), "transfer store capacity"),
     _var("kexc", "mm/dt", 0, (-50, 50), (-_INF, _INF), "groundwater exchange coefficient"),
+    _var("aexc", "-", 0.1, (1e-6, 0.999999), (0, 1), "exchange threshold of the transfer level (gr5)"),
     _var("llr", "min", 5, (1e-6, 1000), (0, _INF), "linear routing time constant (default scaled by dt/3600)"),
     _var("akw", "-", 5, (1e-3, 50), (0, _INF), "kinematic wave alpha (A = akw Q^bkw)"),
     _var("bkw", "-", 0.6, (1e-3, 1), (0, _INF), "kinematic wave beta"),
@@ -49,6 +50,11 @@ SNOW_MODULES = {"zero": dict(parameters=(), states=(), fluxes=())}
 HYDROLOGICAL_MODULES = {
     "gr4": dict(
         parameters=("ci", "cp", "ct", "kexc"),
+        states=("hi", "hp", "ht"),
+        fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "qt"),
+    ),
+    "gr5": dict(
+        parameters=("ci", "cp", "ct", "kexc", "aexc"),
         states=("hi", "hp", "ht"),
         fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "qt"),
     ),

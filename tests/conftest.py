@@ -42,10 +42,11 @@ class ReferenceCase:
     forcings: skhydro.Forcings
     parameters: dict = field(default_factory=dict)  # smash's maps (adjusted ci included), float64
     initial_states: dict = field(default_factory=dict)
+    hydro: str = "gr4"
 
     @property
     def structure(self):
-        return f"zero-gr4-{self.routing}"
+        return f"zero-{self.hydro}-{self.routing}"
 
     @property
     def active(self):
@@ -71,10 +72,11 @@ class ReferenceCase:
                                 states=states, **kwargs)
 
 
-def _build_reference_case(dataset, routing):
+def _build_reference_case(dataset, routing, hydro="gr4"):
     smash = pytest.importorskip("smash")
     setup, mesh = smash.factory.load_dataset(dataset)
     setup["routing_module"] = routing
+    setup["hydrological_module"] = hydro
     setup["read_qobs"] = False
     setup["read_descriptor"] = False
     model = smash.Model(setup, mesh)
@@ -86,22 +88,24 @@ def _build_reference_case(dataset, routing):
                                                 gauges=gauges)
     forcings = smash_forcings(model)
     states = {k: np.array(model.get_rr_initial_states(k), dtype=np.float64) for k in model.rr_initial_states.keys}
-    return ReferenceCase(dataset, routing, model, sk_mesh, forcings, ReferenceCase.parameters_of(model), states)
+    return ReferenceCase(dataset, routing, model, sk_mesh, forcings, ReferenceCase.parameters_of(model), states,
+                         hydro)
 
 
 @pytest.fixture(scope="session")
 def reference_case():
-    """Factory ``reference_case(dataset, routing)`` -> :class:`ReferenceCase`, cached for the session.
+    """Factory ``reference_case(dataset, routing, hydro="gr4")`` -> :class:`ReferenceCase`, cached for the
+    session.
 
     Skips the calling test when hydro-smash is not installed.
     """
     pytest.importorskip("smash")
     cache = {}
 
-    def get(dataset, routing="lr"):
-        key = (dataset, routing)
+    def get(dataset, routing="lr", hydro="gr4"):
+        key = (dataset, routing, hydro)
         if key not in cache:
-            cache[key] = _build_reference_case(dataset, routing)
+            cache[key] = _build_reference_case(dataset, routing, hydro)
         return cache[key]
 
     return get

@@ -184,3 +184,12 @@ def test_verbose_shows_a_progress_bar(uniform_twin, capsys):
     X, y = uniform_twin
     DistributedGR4(mapping="uniform", optimizer="lbfgsb", max_iter=2, init_states=WET, verbose=True).fit(X, y)
     assert "DistributedGR4 (uniform)" in capsys.readouterr().err
+
+
+def test_parallel_cross_validation(uniform_twin):
+    # joblib workers receive pickled copies of X, y and the estimator
+    X, y = uniform_twin
+    model = DistributedGR4(mapping="uniform", optimizer="lbfgsb", max_iter=2, init_states=WET)
+    serial = cross_validate(model, X, y, cv=KFold(2))["test_score"]
+    parallel = cross_validate(model, X, y, cv=KFold(2), n_jobs=2)["test_score"]
+    np.testing.assert_allclose(parallel, serial, rtol=1e-12)

@@ -45,7 +45,7 @@ def random_parameters(case, seed):
     return as32(params), as32(states)
 
 
-def compare(case, ours, ref_model):
+def compare(case, ours, ref_model, state_atol=STATE_ATOL):
     """Per-gauge discharge and final-state comparison of an skhydro result with a smash model."""
     q = ours.discharge.to_numpy()
     q_ref = case.q_of(ref_model)
@@ -66,9 +66,9 @@ def compare(case, ours, ref_model):
             # reference's transfer outflow gives cell discharges ~1e-5-5e-5 apart, so cells with a small
             # hlr can differ by ~2e-5 mm while hlr reaches ~50 mm elsewhere.)
             scale = max(1.0, np.abs(ref[act]).max())
-            np.testing.assert_allclose(got, ref[act], rtol=0, atol=STATE_ATOL * scale, err_msg=name)
+            np.testing.assert_allclose(got, ref[act], rtol=0, atol=state_atol * scale, err_msg=name)
         else:
-            np.testing.assert_allclose(got, ref[act], rtol=0, atol=STATE_ATOL, err_msg=name)
+            np.testing.assert_allclose(got, ref[act], rtol=0, atol=state_atol, err_msg=name)
     return rel
 
 
@@ -273,3 +273,18 @@ def test_france():
     assert (r, c) == (0, 865) and fl[r, c] == pytest.approx(1.3616973e11, rel=3e-6)
     np.testing.assert_allclose(own.discharge_grid[-3:, r, c], [2.23365, 3.85544, 2.86006], rtol=5e-4)
     assert own.discharge_grid[-1][active].sum() == pytest.approx(10848.95, rel=5e-4)
+
+
+# ------------------------------------------------------------------------------------------------ gr5
+@pytest.mark.parametrize("dataset, routing", CASES)
+def test_gr5(reference_case, dataset, routing):
+    """GR5 (threshold exchange kexc (ht - aexc)): smash's defaults, then random distributed maps."""
+    case = reference_case(dataset, routing, "gr5")
+    compare(case, case.simulate(), case.model)
+    params, states = random_parameters(case, seed=11)
+    params["aexc"] = np.random.default_rng(12).uniform(0.05, 0.9, case.mesh.shape).astype(np.float32)
+    params = dict(params, ci=case.parameters["ci"])
+    ref_model = smash_forward(case.model, parameters=params, states=states)
+    # the linear exchange feeds the transfer level back on itself (a loss that grows as ht falls below aexc
+    # when kexc > 0): float32 rounding of the reference drifts further on a few cells, 2e-5 on 1 of 383
+    compare(case, case.simulate(parameters=params, states=states), ref_model, state_atol=5e-5)

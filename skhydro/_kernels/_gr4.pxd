@@ -1,6 +1,7 @@
-# GR4 hydrological operator: point function for one cell and one time step, and its reverse twin.
+# GR4 and GR5 hydrological operators: point function for one cell and one time step, and its reverse twin.
 #
-# Equations: ../shared/spec/forward.md §6.0-6.2 (interception I, production P, exchange E4, transfer T5).
+# Equations: ../shared/spec/forward.md §6.0-6.2 (interception I, production P, exchange E4 (gr4) or E5 (gr5),
+# transfer T5). GR5 differs from GR4 only by its exchange, kexc (ht - aexc) instead of kexc ht^3.5.
 # States are normalised levels (hi, hp, ht); fluxes are depths in mm per time step.
 #
 # The reverse twin ``gr4_step_b`` gets the states at the start of the step and the few transcendental
@@ -39,13 +40,14 @@ cdef inline double transfer_store(double* h, double c, double x, bint prcp_missi
 
 cdef inline double gr4_step(
     double prcp, double pet,
-    double ci, double cp, double ct, double kexc, double beta,
+    double ci, double cp, double ct, double kexc, double aexc, bint threshold_exchange, double beta,
     double* hi, double* hp, double* ht,
     double* fluxes, Py_ssize_t fstride,
     double* tape, Py_ssize_t tstride,
 ) noexcept nogil:
     """Advance one cell by one step; update the states in place and return the local runoff (mm).
 
+    ``threshold_exchange`` selects GR5's exchange ``kexc (ht - aexc)`` (``aexc`` is unused otherwise).
     ``fluxes`` (GR4_NFLUX values) and ``tape`` (GR4_NTAPE values for :func:`gr4_step_b`) may be NULL.
     """
     cdef double ei = 0.0, pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0
@@ -77,7 +79,10 @@ cdef inline double gr4_step(
         hp[0] = h
         # groundwater exchange from the transfer level at the start of the step
         h = ht[0]
-        lexc = kexc * h * h * h * sqrt(h)
+        if threshold_exchange:
+            lexc = kexc * (h - aexc)
+        else:
+            lexc = kexc * h * h * h * sqrt(h)
         prr = 0.9 * (pr + perc) + lexc
         prd = 0.1 * (pr + perc)
     qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
@@ -109,19 +114,20 @@ cdef inline double pow5(double x) noexcept nogil:
 
 cdef inline void gr4_step_b(
     double prcp, double pet,
-    double ci, double cp, double ct, double kexc, double beta,
+    double ci, double cp, double ct, double kexc, double aexc, bint threshold_exchange, double beta,
     double hi, double hp, double ht,
     const double* tape, Py_ssize_t tstride,
     double q_b,
     double* hi_b, double* hp_b, double* ht_b,
-    double* ci_b, double* cp_b, double* ct_b, double* kexc_b,
+    double* ci_b, double* cp_b, double* ct_b, double* kexc_b, double* aexc_b,
 ) noexcept nogil:
     """Reverse of :func:`gr4_step`.
 
     ``hi, hp, ht`` are the states at the start of the step and ``tape`` what the forward step recorded.
     ``q_b`` is the adjoint of the returned runoff. On entry ``hi_b, hp_b, ht_b`` hold the adjoints of the
     end-of-step states; on exit, those of the start-of-step states. Parameter adjoints are accumulated.
-    Every min/max follows the branch the forward step took.
+    Every min/max follows the branch the forward step took. ``aexc_b`` is only written with
+    ``threshold_exchange`` (it may be NULL otherwise).
     """
     cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride], gt = tape[3 * tstride]
     cdef bint active = prcp >= 0.0 and pet >= 0.0
@@ -154,8 +160,11 @@ cdef inline void gr4_step_b(
         hstar = hp + (ps - es) * icp
         hp_new = hstar * gp
         perc = (hstar - hp_new) * cp
-        sh = sqrt(ht)
-        lexc = kexc * ht * ht * ht * sh
+        if threshold_exchange:
+            lexc = kexc * (ht - aexc)
+        else:
+            sh = sqrt(ht)
+            lexc = kexc * ht * ht * ht * sh
         prr = 0.9 * (pr + perc) + lexc
         prd = 0.1 * (pr + perc)
     if prcp < 0.0:
@@ -187,8 +196,13 @@ cdef inline void gr4_step_b(
     lexc_b += prr_b
     pr_b = 0.9 * prr_b + 0.1 * prd_b
     perc_b = pr_b
-    kexc_b[0] += lexc_b * ht * ht * ht * sh
-    ht_acc += lexc_b * kexc * 3.5 * ht * ht * sh
+    if threshold_exchange:
+        kexc_b[0] += lexc_b * (ht - aexc)
+        ht_acc += lexc_b * kexc
+        aexc_b[0] -= lexc_b * kexc
+    else:
+        kexc_b[0] += lexc_b * ht * ht * ht * sh
+        ht_acc += lexc_b * kexc * 3.5 * ht * ht * sh
     ht_b[0] = ht_acc
     # percolation: perc = (hstar - hp_new) cp, hp_new = hstar gp
     cp_b[0] += perc_b * (hstar - hp_new)

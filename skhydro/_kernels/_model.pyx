@@ -27,14 +27,15 @@ from skhydro._kernels._routing cimport (
 
 cdef enum:
     HYDRO_GR4 = 1
+    HYDRO_GR5 = 2
 
 # Routing levels smaller than this are routed by one thread: waking threads costs more than they save.
 cdef Py_ssize_t MIN_PARALLEL_LEVEL = 2048
 
-HYDRO_CODES = {"gr4": HYDRO_GR4}
+HYDRO_CODES = {"gr4": HYDRO_GR4, "gr5": HYDRO_GR5}
 ROUTING_CODES = {"zero": ROUTING_ZERO, "lag0": ROUTING_LAG0, "lr": ROUTING_LR, "kw": ROUTING_KW}
-HYDRO_NFLUX = {"gr4": GR4_NFLUX}
-HYDRO_NTAPE = {"gr4": GR4_NTAPE}
+HYDRO_NFLUX = {"gr4": GR4_NFLUX, "gr5": GR4_NFLUX}
+HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE}
 ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 2}
 
 
@@ -97,15 +98,16 @@ cdef void hydro_block(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept 
     cdef double* st = s.hstates
     cdef double* f = NULL
     cdef double* tp = NULL
-    if m.hydro == HYDRO_GR4:
+    cdef bint gr5 = m.hydro == HYDRO_GR5
+    if m.hydro == HYDRO_GR4 or gr5:
         for k in range(k0, k1):
             if s.fluxes != NULL:
                 f = s.fluxes + k
             if s.htape != NULL:
                 tp = s.htape + k
             s.qt[k] = m.qt_factor[k] * gr4_step(
-                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], m.beta,
-                st + k, st + n + k, st + 2 * n + k, f, n, tp, n)
+                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
+                gr5, m.beta, st + k, st + n + k, st + 2 * n + k, f, n, tp, n)
             if f != NULL:
                 f[GR4_NFLUX * n] = s.qt[k]
 
@@ -157,12 +159,14 @@ cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t
     cdef const double* st = s.hstates
     cdef double* pb = a.hparams_b
     cdef double* sb = a.hstates_b
-    if m.hydro == HYDRO_GR4:
+    cdef bint gr5 = m.hydro == HYDRO_GR5
+    if m.hydro == HYDRO_GR4 or gr5:
         for k in range(k0, k1):
             gr4_step_b(
-                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], m.beta,
-                st[k], st[n + k], st[2 * n + k], s.htape + k, n, a.qt_b[k] * m.qt_factor[k],
-                sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k)
+                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
+                gr5, m.beta, st[k], st[n + k], st[2 * n + k], s.htape + k, n, a.qt_b[k] * m.qt_factor[k],
+                sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k,
+                pb + 4 * n + k if gr5 else NULL)
 
 
 cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:

@@ -48,10 +48,10 @@ def parse_scoring(scoring):
 
 def mean_unit_metric(scoring, y, predictions):
     """Mean over units of the metric of a score name (negated for errors)."""
-    metric, sign = parse_scoring(scoring)
-    value_fn = METRICS[metric][0]
-    return sign * float(np.mean([value_fn(y.series(i).to_numpy(), np.asarray(p, dtype=float))
-                                 for i, p in enumerate(predictions)]))
+    parse_scoring(scoring)
+    from ..model_selection import mean_unit_score
+
+    return mean_unit_score(scoring.lower(), y, predictions)
 
 
 class BasinEstimatorMixin:
