@@ -193,3 +193,13 @@ def test_parallel_cross_validation(uniform_twin):
     serial = cross_validate(model, X, y, cv=KFold(2))["test_score"]
     parallel = cross_validate(model, X, y, cv=KFold(2), n_jobs=2)["test_score"]
     np.testing.assert_allclose(parallel, serial, rtol=1e-12)
+
+
+def test_distributed_model_with_gr5(uniform_twin):
+    from skhydro.estimators import DistributedModel
+
+    X, y = uniform_twin
+    model = DistributedModel("zero-gr5-kw", mapping="uniform", optimizer="lbfgsb", max_iter=5, init_states=WET)
+    model.fit(X, y)
+    assert "aexc" in model.parameters_ and model.cost_ < model.history_[0]
+    assert isinstance(DistributedGR4(), DistributedModel) and DistributedGR4().get_params()["structure"] == "zero-gr4-kw"

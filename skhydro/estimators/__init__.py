@@ -1,4 +1,4 @@
 """scikit-learn estimators of basin models: ``fit`` / ``predict`` / ``score`` on observation units."""
-from ._distributed_gr4 import DistributedGR4
+from ._distributed_gr4 import DistributedGR4, DistributedModel
 
-__all__ = ["DistributedGR4"]
+__all__ = ["DistributedModel", "DistributedGR4"]

@@ -13,7 +13,7 @@ from ..structures import get_structure
 from ..units import check_units
 from ._base import BasinEstimatorMixin, check_num_threads, check_X, parse_scoring
 
-__all__ = ["DistributedGR4"]
+__all__ = ["DistributedModel", "DistributedGR4"]
 
 _MAPPINGS = {"uniform": UniformMapping, "distributed": DistributedMapping}
 _OPTIMIZERS = {
@@ -23,8 +23,8 @@ _OPTIMIZERS = {
 _DEFAULT_MAX_ITER = {"sbs": 50, "lbfgsb": 100, "adam": 200, "sgd": 200, "adagrad": 200, "rmsprop": 200}
 
 
-class DistributedGR4(BasinEstimatorMixin, BaseEstimator):
-    """A GR4 distributed model calibrated on observed discharge.
+class DistributedModel(BasinEstimatorMixin, BaseEstimator):
+    """A distributed model of any structure, calibrated on observed discharge.
 
     ``fit`` calibrates the parameter maps (and optionally the initial states) so that the mean cost of
     the observation units of ``X`` is minimal: the model runs over the whole basin and window, the
@@ -34,7 +34,7 @@ class DistributedGR4(BasinEstimatorMixin, BaseEstimator):
     Parameters
     ----------
     structure : str, default="zero-gr4-kw"
-        Model structure (``"zero-gr4-{lag0,lr,kw}"``).
+        Model structure (``"zero-{gr4,gr5}-{zero,lag0,lr,kw}"``, see :mod:`skhydro.structures`).
     mapping : {"uniform", "distributed"}, default="uniform"
         One value per parameter for the whole basin, or one per cell.
     optimizer : str, optional
@@ -244,3 +244,16 @@ class DistributedGR4(BasinEstimatorMixin, BaseEstimator):
         from tqdm.auto import tqdm
 
         return tqdm(total=total, desc=f"{type(self).__name__} ({self.mapping})", unit="it")
+
+
+class DistributedGR4(DistributedModel):
+    """:class:`DistributedModel` with the GR4 structure ``"zero-gr4-kw"`` by default.
+
+    Every parameter, attribute and method is the one of :class:`DistributedModel`.
+
+    Examples
+    --------
+    >>> from skhydro.estimators import DistributedGR4
+    >>> DistributedGR4().structure
+    'zero-gr4-kw'
+    """
