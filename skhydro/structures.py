@@ -58,6 +58,11 @@ HYDROLOGICAL_MODULES = {
         states=("hi", "hp", "ht"),
         fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "qt"),
     ),
+    "grd": dict(
+        parameters=("cp", "ct"),
+        states=("hp", "ht"),
+        fluxes=("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "qr", "qt"),
+    ),
 }
 ROUTING_MODULES = {
     "zero": dict(parameters=(), states=(), fluxes=("qup",)),

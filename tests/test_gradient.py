@@ -21,7 +21,8 @@ from skhydro.cost import DischargeCost
 from skhydro.gradient import default_checkpoint_interval, problem_value_and_gradient
 from skhydro.simulation import Problem
 
-STRUCTURES = ["zero-gr4-zero", "zero-gr4-lag0", "zero-gr4-lr", "zero-gr4-kw", "zero-gr5-lr", "zero-gr5-kw"]
+STRUCTURES = ["zero-gr4-zero", "zero-gr4-lag0", "zero-gr4-lr", "zero-gr4-kw", "zero-gr5-lr", "zero-gr5-kw",
+              "zero-grd-lr", "zero-grd-kw"]
 RTOL = 1e-5
 STEPS = (1e-4, 1e-5, 1e-3, 1e-6, 1e-7)
 
@@ -44,7 +45,9 @@ def random_inputs(mesh, structure, rng):
     if routing == "lr":
         params.update(llr=field(30, 300))
         states.update(hlr=field(0.1, 10))
-    return params, states
+    s = skhydro.structures.get_structure(structure)
+    return ({k: v for k, v in params.items() if k in s.parameters},
+            {k: v for k, v in states.items() if k in s.states})
 
 
 def observations(mesh, forcings, structure, true_parameters, states, rng):

@@ -45,14 +45,14 @@ def random_parameters(case, seed):
     return as32(params), as32(states)
 
 
-def compare(case, ours, ref_model, state_atol=STATE_ATOL):
+def compare(case, ours, ref_model, state_atol=STATE_ATOL, rel_tol=REL_TOL):
     """Per-gauge discharge and final-state comparison of an skhydro result with a smash model."""
     q = ours.discharge.to_numpy()
     q_ref = case.q_of(ref_model)
     assert q.shape == q_ref.shape
     assert list(ours.discharge.columns) == [str(c) for c in ref_model.mesh.code]
     rel = np.abs(q - q_ref).max(axis=0) / np.abs(q_ref).max(axis=0)
-    assert (rel <= REL_TOL).all(), f"max |Q - Q_ref| / max |Q_ref| per gauge: {rel}"
+    assert (rel <= rel_tol).all(), f"max |Q - Q_ref| / max |Q_ref| per gauge: {rel}"
     for g in range(q.shape[1]):
         assert nse(q[:, g], q_ref[:, g]) >= NSE_MIN, f"NSE at gauge {g}: {nse(q[:, g], q_ref[:, g])}"
     act = case.active
@@ -288,3 +288,21 @@ def test_gr5(reference_case, dataset, routing):
     # the linear exchange feeds the transfer level back on itself (a loss that grows as ht falls below aexc
     # when kexc > 0): float32 rounding of the reference drifts further on a few cells, 2e-5 on 1 of 383
     compare(case, case.simulate(parameters=params, states=states), ref_model, state_atol=5e-5)
+
+
+# ------------------------------------------------------------------------------------------------ grd
+@pytest.mark.parametrize("dataset, routing", CASES)
+def test_grd(reference_case, dataset, routing):
+    """GRD (no interception store, percolation constant 1000, no exchange): defaults, then random maps.
+
+    Every drop passes through the transfer store, whose float32 outflow (h* - h) c cancels at low flow:
+    the reference drifts by up to 1.7e-5 of the peak on Cance's smallest gauge (2.5 m3/s) at the end of
+    the recession, while sums and peaks agree with spec §10.4 to 6 digits. Tolerance 2.5e-5 of the peak.
+    """
+    case = reference_case(dataset, routing, "grd")
+    compare(case, case.simulate(), case.model, rel_tol=2.5e-5)
+    params, states = random_parameters(case, seed=21)
+    params = {k: v for k, v in params.items() if k not in ("kexc",)}
+    states = {k: v for k, v in states.items() if k != "hi"}
+    ref_model = smash_forward(case.model, parameters=params, states=states)
+    compare(case, case.simulate(parameters=params, states=states), ref_model, rel_tol=2.5e-5)

@@ -1,0 +1,169 @@
+# Building blocks of the GR structures, forward and reverse (../shared/spec/forward.md §6.1): the
+# production store P and the transfer store T5, on normalised levels. Each structure's point function
+# (_gr4.pxd, _grd.pxd) chains them with its own interception, exchange and split.
+from libc.math cimport tanh
+from skhydro._kernels._common cimport dmin, dmax, inv_fourth_root
+
+
+cdef inline double pow5(double x) noexcept nogil:
+    cdef double x2 = x * x
+    return x2 * x2 * x
+
+
+# ---------------------------------------------------------------------------------- production store
+cdef inline void production(double pn, double en, double c, double beta, double* h,
+                            double* ps, double* es, double* pr, double* perc,
+                            double* tape, Py_ssize_t tstride) noexcept nogil:
+    """Production store of capacity ``c`` on level ``h`` (updated): infiltration ``ps``, evaporation ``es``,
+    runoff ``pr`` and percolation ``perc`` (mm). ``tape`` (may be NULL) receives tanh(pn/c), tanh(en/c)
+    and the percolation factor (1 + (h*/beta)^4)^(-1/4).
+    """
+    cdef double hh = h[0], tp = 0.0, te = 0.0, gp, hstar, r4, ic = 1.0 / c
+    ps[0] = 0.0
+    es[0] = 0.0
+    pr[0] = 0.0
+    if pn > 0.0:  # tanh(0) = 0: most steps have no net rain
+        tp = tanh(pn * ic)
+        ps[0] = dmin(pn, c * (1.0 - hh * hh) * tp / (1.0 + hh * tp))
+        pr[0] = pn - ps[0]
+    if en > 0.0:
+        te = tanh(en * ic)
+        es[0] = dmin(en, hh * c * (2.0 - hh) * te / (1.0 + (1.0 - hh) * te))
+    hstar = hh + (ps[0] - es[0]) * ic
+    # percolation h* c (1 - (1 + (h*/beta)^4)^(-1/4)), written on the level it leaves
+    r4 = hstar / beta
+    r4 = r4 * r4
+    gp = inv_fourth_root(1.0 + r4 * r4)
+    h[0] = hstar * gp
+    perc[0] = (hstar - h[0]) * c
+    if tape != NULL:
+        tape[0] = tp
+        tape[tstride] = te
+        tape[2 * tstride] = gp
+
+
+cdef struct ProductionRecord:
+    # the forward step's intermediates, recomputed from its inputs and tape (no transcendental)
+    double ps, es, pr, perc, hstar, h_new, a, b
+    bint ps_is_a, es_is_b
+
+
+cdef inline ProductionRecord production_recompute(double pn, double en, double c, double h,
+                                                  double tp, double te, double gp) noexcept nogil:
+    cdef ProductionRecord r
+    cdef double ic = 1.0 / c
+    r.ps = 0.0
+    r.es = 0.0
+    r.pr = 0.0
+    r.a = 0.0
+    r.b = 0.0
+    r.ps_is_a = False
+    r.es_is_b = False
+    if pn > 0.0:
+        r.a = c * (1.0 - h * h) * tp / (1.0 + h * tp)
+        r.ps_is_a = not (pn < r.a)  # dmin(pn, a) takes pn when pn < a
+        r.ps = r.a if r.ps_is_a else pn
+        r.pr = pn - r.ps
+    if en > 0.0:
+        r.b = h * c * (2.0 - h) * te / (1.0 + (1.0 - h) * te)
+        r.es_is_b = not (en < r.b)
+        r.es = r.b if r.es_is_b else en
+    r.hstar = h + (r.ps - r.es) * ic
+    r.h_new = r.hstar * gp
+    r.perc = (r.hstar - r.h_new) * c
+    return r
+
+
+cdef inline void production_b(ProductionRecord* r, double pn, double en, double c, double h,
+                              double tp, double te, double gp, double pr_b, double perc_b,
+                              double* h_b, double* pn_b, double* en_b, double* c_b) noexcept nogil:
+    """Reverse of :func:`production` from its start level ``h`` and tape values.
+
+    On entry ``h_b`` holds the adjoint of the end level, on exit that of the start level; ``pn_b``,
+    ``en_b`` and ``c_b`` are accumulated.
+    """
+    cdef double ic = 1.0 / c, hstar_b, hb, ps_b, es_b, v, tb, d
+    # perc = (h* - h_new) c, h_new = h* gp(h*): d(h* gp)/dh* = gp^5
+    c_b[0] += perc_b * (r.hstar - r.h_new)
+    hstar_b = perc_b * c + (h_b[0] - perc_b * c) * pow5(gp)
+    # h* = h + (ps - es) / c
+    hb = hstar_b
+    ps_b = hstar_b * ic
+    es_b = -ps_b
+    c_b[0] -= ps_b * (r.ps - r.es) * ic
+    if en > 0.0:
+        if r.es_is_b:
+            v = 1.0 + (1.0 - h) * te
+            hb += es_b * (c * te * (2.0 - 2.0 * h) + r.b * te) / v
+            tb = es_b * (h * (2.0 - h) * c - r.b * (1.0 - h)) / v
+            c_b[0] += es_b * r.b * ic
+            d = (1.0 - te * te) * tb * ic
+            en_b[0] += d
+            c_b[0] -= d * en * ic
+        else:
+            en_b[0] += es_b
+    if pn > 0.0:
+        pn_b[0] += pr_b
+        ps_b -= pr_b
+        if r.ps_is_a:
+            v = 1.0 + h * tp
+            hb += ps_b * (-2.0 * h * c * tp - r.a * tp) / v
+            tb = ps_b * (c * (1.0 - h * h) - r.a * h) / v
+            c_b[0] += ps_b * r.a * ic
+            d = (1.0 - tp * tp) * tb * ic
+            pn_b[0] += d
+            c_b[0] -= d * pn * ic
+        else:
+            pn_b[0] += ps_b
+    h_b[0] = hb
+
+
+# ------------------------------------------------------------------------------------ transfer store
+cdef inline double transfer_store(double* h, double c, double x, bint prcp_missing, double* g) noexcept nogil:
+    """Non-linear transfer store with exponent 5 (T5). Returns its outflow in mm.
+
+    The reference writes the outflow law on levels in mm, h <- ((h c)^-4 + c^-4)^(-1/4) / c; divided
+    through by c it is h <- h / (1 + h^4)^(1/4) on the normalised level, with no power of c to form.
+    ``g`` receives the factor (1 + h*^4)^(-1/4) (the reverse step needs it).
+    """
+    cdef double hstar, y
+    if prcp_missing:
+        # inflow that leaves the level unchanged (reference behaviour on missing rain):
+        # the level before the outflow is h / (1 - h^4)^(1/4)
+        y = h[0] * h[0]
+        hstar = dmax(1e-6, h[0] * inv_fourth_root(1.0 - y * y))
+    else:
+        hstar = dmax(1e-6, h[0] + x / c)
+    y = hstar * hstar
+    g[0] = inv_fourth_root(1.0 + y * y)
+    h[0] = hstar * g[0]
+    return (hstar - h[0]) * c
+
+
+cdef inline double transfer_store_b(double h, double c, double x, bint prcp_missing, double g, double q_b,
+                                    double* h_b, double* c_b) noexcept nogil:
+    """Reverse of :func:`transfer_store` from the start level ``h``; returns the adjoint of the inflow ``x``.
+
+    On entry ``h_b`` holds the adjoint of the end level, on exit that of the start level; ``c_b`` is
+    accumulated. The 1e-6 floor, when it acted, passes no derivative.
+    """
+    cdef double y, r = 0.0, hs_raw, hs, h_new, hs_b, x_b
+    if prcp_missing:
+        y = h * h
+        r = inv_fourth_root(1.0 - y * y)
+        hs_raw = h * r
+    else:
+        hs_raw = h + x / c
+    hs = dmax(1e-6, hs_raw)
+    h_new = hs * g
+    c_b[0] += q_b * (hs - h_new)
+    hs_b = q_b * c + (h_b[0] - q_b * c) * pow5(g)  # d(h g(h))/dh = g^5
+    if 1e-6 > hs_raw:
+        hs_b = 0.0
+    if prcp_missing:
+        h_b[0] = hs_b * pow5(r)  # d(h (1 - h^4)^(-1/4))/dh = r^5
+        return 0.0
+    h_b[0] = hs_b
+    x_b = hs_b / c
+    c_b[0] -= x_b * x / c
+    return x_b
