@@ -8,8 +8,9 @@
 # values the forward step recorded on its tape (two tanh, two fourth-root factors); everything else is
 # recomputed, so the tape holds 4 numbers per cell and step.
 from libc.math cimport sqrt
-from skhydro._kernels._common cimport dmin, dmax
+from skhydro._kernels._common cimport dmax
 from skhydro._kernels._gr_blocks cimport (
+    InterceptionRecord, interception, interception_recompute, interception_b,
     ProductionRecord, production, production_recompute, production_b, transfer_store, transfer_store_b,
 )
 
@@ -32,14 +33,10 @@ cdef inline double gr4_step(
     ``threshold_exchange`` selects GR5's exchange ``kexc (ht - aexc)`` (``aexc`` is unused otherwise).
     ``fluxes`` (GR4_NFLUX values) and ``tape`` (GR4_NTAPE values for :func:`gr4_step_b`) may be NULL.
     """
-    cdef double ei = 0.0, pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0
+    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0
     cdef double lexc = 0.0, prr = 0.0, prd = 0.0, qr, qd, h, gt
     if prcp >= 0.0 and pet >= 0.0:
-        # interception store
-        ei = dmin(pet, prcp + hi[0] * ci)
-        pn = dmax(0.0, prcp - ci * (1.0 - hi[0]) - ei)
-        en = pet - ei
-        hi[0] = hi[0] + (prcp - ei - pn) / ci
+        interception(prcp, pet, ci, hi, &pn, &en)
         production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
         # groundwater exchange from the transfer level at the start of the step
         h = ht[0]
@@ -91,21 +88,15 @@ cdef inline void gr4_step_b(
     """
     cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride], gt = tape[3 * tstride]
     cdef bint active = prcp >= 0.0 and pet >= 0.0
-    cdef bint ei_is_pet = False, pn_open = False
-    cdef double ei = 0.0, pn = 0.0, en = 0.0, sh = 0.0, lexc = 0.0, prr = 0.0, prd = 0.0, x, y
-    cdef double prd_b, lexc_b, prr_b, pr_b, pn_b = 0.0, en_b = 0.0, ei_b, hi_acc, hi_new_b = hi_b[0]
+    cdef double sh = 0.0, lexc = 0.0, prr = 0.0, prd = 0.0
+    cdef double prd_b, lexc_b, prr_b, pr_b, pn_b = 0.0, en_b = 0.0
+    cdef InterceptionRecord ir
     cdef ProductionRecord rec
 
     # ---- recompute the cheap intermediates of the forward step
     if active:
-        y = prcp + hi * ci
-        ei_is_pet = pet < y  # dmin(pet, y) takes pet when pet < y
-        ei = pet if ei_is_pet else y
-        x = prcp - ci * (1.0 - hi) - ei
-        pn_open = not (0.0 > x)
-        pn = x if pn_open else 0.0
-        en = pet - ei
-        rec = production_recompute(pn, en, cp, hp, tp, te, gp)
+        ir = interception_recompute(prcp, pet, ci, hi)
+        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp)
         if threshold_exchange:
             lexc = kexc * (ht - aexc)
         else:
@@ -130,17 +121,5 @@ cdef inline void gr4_step_b(
     else:
         kexc_b[0] += lexc_b * ht * ht * ht * sh
         ht_b[0] += lexc_b * kexc * 3.5 * ht * ht * sh
-    production_b(&rec, pn, en, cp, hp, tp, te, gp, pr_b, pr_b, hp_b, &pn_b, &en_b, cp_b)
-    # interception: hi_new = hi + (prcp - ei - pn) / ci, en = pet - ei
-    hi_acc = hi_new_b
-    ei_b = -hi_new_b / ci - en_b
-    pn_b -= hi_new_b / ci
-    ci_b[0] -= hi_new_b * (prcp - ei - pn) / (ci * ci)
-    if pn_open:
-        ci_b[0] -= pn_b * (1.0 - hi)
-        hi_acc += pn_b * ci
-        ei_b -= pn_b
-    if not ei_is_pet:
-        hi_acc += ei_b * ci
-        ci_b[0] += ei_b * hi
-    hi_b[0] = hi_acc
+    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, pr_b, pr_b, hp_b, &pn_b, &en_b, cp_b)
+    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b)

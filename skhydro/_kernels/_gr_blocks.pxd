@@ -1,6 +1,6 @@
 # Building blocks of the GR structures, forward and reverse (../shared/spec/forward.md §6.1): the
-# production store P and the transfer store T5, on normalised levels. Each structure's point function
-# (_gr4.pxd, _grd.pxd) chains them with its own interception, exchange and split.
+# interception store I, the production store P and the transfer store T5, on normalised levels. Each
+# structure's point function (_gr4.pxd, _grc.pxd, _grd.pxd) chains them with its exchange and split.
 from libc.math cimport tanh
 from skhydro._kernels._common cimport dmin, dmax, inv_fourth_root
 
@@ -8,6 +8,49 @@ from skhydro._kernels._common cimport dmin, dmax, inv_fourth_root
 cdef inline double pow5(double x) noexcept nogil:
     cdef double x2 = x * x
     return x2 * x2 * x
+
+
+# -------------------------------------------------------------------------------- interception store
+cdef inline void interception(double prcp, double pet, double ci, double* hi, double* pn, double* en) noexcept nogil:
+    """Interception store of capacity ``ci`` on level ``hi`` (updated): net rain ``pn`` and net PET ``en``."""
+    cdef double ei = dmin(pet, prcp + hi[0] * ci)
+    pn[0] = dmax(0.0, prcp - ci * (1.0 - hi[0]) - ei)
+    en[0] = pet - ei
+    hi[0] = hi[0] + (prcp - ei - pn[0]) / ci
+
+
+cdef struct InterceptionRecord:
+    double ei, pn, en
+    bint ei_is_pet, pn_open
+
+
+cdef inline InterceptionRecord interception_recompute(double prcp, double pet, double ci, double hi) noexcept nogil:
+    cdef InterceptionRecord r
+    cdef double y = prcp + hi * ci, x
+    r.ei_is_pet = pet < y  # dmin(pet, y) takes pet when pet < y
+    r.ei = pet if r.ei_is_pet else y
+    x = prcp - ci * (1.0 - hi) - r.ei
+    r.pn_open = not (0.0 > x)
+    r.pn = x if r.pn_open else 0.0
+    r.en = pet - r.ei
+    return r
+
+
+cdef inline void interception_b(InterceptionRecord* r, double prcp, double ci, double hi, double pn_b, double en_b,
+                                double* hi_b, double* ci_b) noexcept nogil:
+    """Reverse of :func:`interception` from the start level ``hi``; ``hi_b`` in: end level, out: start."""
+    cdef double hi_new_b = hi_b[0], hi_acc = hi_new_b
+    cdef double ei_b = -hi_new_b / ci - en_b
+    pn_b -= hi_new_b / ci
+    ci_b[0] -= hi_new_b * (prcp - r.ei - r.pn) / (ci * ci)
+    if r.pn_open:
+        ci_b[0] -= pn_b * (1.0 - hi)
+        hi_acc += pn_b * ci
+        ei_b -= pn_b
+    if not r.ei_is_pet:
+        hi_acc += ei_b * ci
+        ci_b[0] += ei_b * hi
+    hi_b[0] = hi_acc
 
 
 # ---------------------------------------------------------------------------------- production store
