@@ -33,6 +33,7 @@ PARAMETERS = {v.name: v for v in [
     _var("ci", "mm", 1e-6, (1e-6, 100), (0, _INF), "interception capacity (adjusted from forcings by default)"),
     _var("cp", "mm", 200, (1e-6, 1000), (0, _INF), "production store capacity"),
     _var("ct", "mm", 500, (1e-6, 1000), (0, _INF), "transfer store capacity"),
+    _var("cl", "mm", 500, (1e-6, 1000), (0, _INF), "slow transfer store capacity (grc)"),
     _var("kexc", "mm/dt", 0, (-50, 50), (-_INF, _INF), "groundwater exchange coefficient"),
     _var("aexc", "-", 0.1, (1e-6, 0.999999), (0, 1), "exchange threshold of the transfer level (gr5)"),
     _var("llr", "min", 5, (1e-6, 1000), (0, _INF), "linear routing time constant (default scaled by dt/3600)"),
@@ -43,6 +44,7 @@ STATES = {v.name: v for v in [
     _var("hi", "-", 0.01, (1e-6, 0.999999), (0, 1), "interception store level, normalised"),
     _var("hp", "-", 0.01, (1e-6, 0.999999), (0, 1), "production store level, normalised"),
     _var("ht", "-", 0.01, (1e-6, 0.999999), (0, 1), "transfer store level, normalised"),
+    _var("hl", "-", 0.01, (1e-6, 0.999999), (0, 1), "slow transfer store level, normalised (grc)"),
     _var("hlr", "mm", 1e-6, (1e-6, 1000), (0, _INF), "linear routing store level"),
 ]}
 
@@ -57,6 +59,11 @@ HYDROLOGICAL_MODULES = {
         parameters=("ci", "cp", "ct", "kexc", "aexc"),
         states=("hi", "hp", "ht"),
         fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "qt"),
+    ),
+    "grc": dict(
+        parameters=("ci", "cp", "ct", "cl", "kexc"),
+        states=("hi", "hp", "ht", "hl"),
+        fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "prl", "qr", "qd", "ql", "qt"),
     ),
     "grd": dict(
         parameters=("cp", "ct"),

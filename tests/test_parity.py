@@ -306,3 +306,17 @@ def test_grd(reference_case, dataset, routing):
     states = {k: v for k, v in states.items() if k != "hi"}
     ref_model = smash_forward(case.model, parameters=params, states=states)
     compare(case, case.simulate(parameters=params, states=states), ref_model, rel_tol=2.5e-5)
+
+
+# ------------------------------------------------------------------------------------------------ grc
+@pytest.mark.parametrize("dataset, routing", CASES)
+def test_grc(reference_case, dataset, routing):
+    """GRC (percolation constant 1000, a slow transfer store fed by 36 % of R): defaults, then random maps."""
+    case = reference_case(dataset, routing, "grc")
+    compare(case, case.simulate(), case.model)
+    params, states = random_parameters(case, seed=31)
+    rng = np.random.default_rng(32)
+    params = dict(params, ci=case.parameters["ci"], cl=rng.uniform(20, 800, case.mesh.shape).astype(np.float32))
+    states = dict(states, hl=rng.uniform(0.05, 0.95, case.mesh.shape).astype(np.float32))
+    ref_model = smash_forward(case.model, parameters=params, states=states)
+    compare(case, case.simulate(parameters=params, states=states), ref_model)

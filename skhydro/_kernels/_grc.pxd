@@ -1,0 +1,98 @@
+# GRC hydrological operator: point function for one cell and one time step, and its reverse twin.
+#
+# Equations: ../shared/spec/forward.md §6.2: interception I, production P with the percolation constant 1000,
+# exchange E4, then R = pr + perc split 54/36/10 between the transfer store T5(ct, ht), a slow transfer
+# store T5(cl, hl) and the direct branch; q = qr + ql + max(0, prd + l).
+from libc.math cimport sqrt
+from skhydro._kernels._common cimport dmax
+from skhydro._kernels._gr_blocks cimport (
+    InterceptionRecord, interception, interception_recompute, interception_b,
+    ProductionRecord, production, production_recompute, production_b, transfer_store, transfer_store_b,
+)
+
+# Fluxes: pn, en, pr, perc, ps, es, lexc, prr, prd, prl, qr, qd, ql (qt added by the driver).
+# Tape: tanh(pn/cp), tanh(en/cp), percolation factor, then the two transfer factors.
+cdef enum:
+    GRC_NFLUX = 13
+    GRC_NTAPE = 5
+    GRC_BETA = 1000
+
+
+cdef inline double grc_step(
+    double prcp, double pet, double ci, double cp, double ct, double cl, double kexc,
+    double* hi, double* hp, double* ht, double* hl,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
+    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0
+    cdef double prr = 0.0, prl = 0.0, prd = 0.0, qr, ql, qd, h, gt, gl
+    if prcp >= 0.0 and pet >= 0.0:
+        interception(prcp, pet, ci, hi, &pn, &en)
+        production(pn, en, cp, GRC_BETA, hp, &ps, &es, &pr, &perc, tape, tstride)
+        h = ht[0]  # exchange from the transfer level at the start of the step
+        lexc = kexc * h * h * h * sqrt(h)
+        prr = 0.54 * (pr + perc) + lexc
+        prl = 0.36 * (pr + perc)
+        prd = 0.1 * (pr + perc)
+    elif tape != NULL:
+        tape[0] = 0.0
+        tape[tstride] = 0.0
+        tape[2 * tstride] = 1.0
+    qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
+    ql = transfer_store(hl, cl, prl, prcp < 0.0, &gl)
+    qd = dmax(0.0, prd + lexc)
+    if tape != NULL:
+        tape[3 * tstride] = gt
+        tape[4 * tstride] = gl
+    if fluxes != NULL:
+        fluxes[0] = pn
+        fluxes[fstride] = en
+        fluxes[2 * fstride] = pr
+        fluxes[3 * fstride] = perc
+        fluxes[4 * fstride] = ps
+        fluxes[5 * fstride] = es
+        fluxes[6 * fstride] = lexc
+        fluxes[7 * fstride] = prr
+        fluxes[8 * fstride] = prd
+        fluxes[9 * fstride] = prl
+        fluxes[10 * fstride] = qr
+        fluxes[11 * fstride] = qd
+        fluxes[12 * fstride] = ql
+    return qr + ql + qd
+
+
+cdef inline void grc_step_b(
+    double prcp, double pet, double ci, double cp, double ct, double cl, double kexc,
+    double hi, double hp, double ht, double hl,
+    const double* tape, Py_ssize_t tstride, double q_b,
+    double* hi_b, double* hp_b, double* ht_b, double* hl_b,
+    double* ci_b, double* cp_b, double* ct_b, double* cl_b, double* kexc_b,
+) noexcept nogil:
+    """Reverse of :func:`grc_step` (conventions of ``gr4_step_b``)."""
+    cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride]
+    cdef double gt = tape[3 * tstride], gl = tape[4 * tstride]
+    cdef bint active = prcp >= 0.0 and pet >= 0.0
+    cdef double sh = 0.0, lexc = 0.0, prr = 0.0, prl = 0.0, prd = 0.0
+    cdef double prd_b, lexc_b, prr_b, prl_b, r_b, pn_b = 0.0, en_b = 0.0
+    cdef InterceptionRecord ir
+    cdef ProductionRecord rec
+    if active:
+        ir = interception_recompute(prcp, pet, ci, hi)
+        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp)
+        sh = sqrt(ht)
+        lexc = kexc * ht * ht * ht * sh
+        prr = 0.54 * (rec.pr + rec.perc) + lexc
+        prl = 0.36 * (rec.pr + rec.perc)
+        prd = 0.1 * (rec.pr + rec.perc)
+    prd_b = q_b if not (0.0 > prd + lexc) else 0.0
+    lexc_b = prd_b
+    prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
+    prl_b = transfer_store_b(hl, cl, prl, prcp < 0.0, gl, q_b, hl_b, cl_b)
+    if not active:
+        return
+    lexc_b += prr_b
+    r_b = 0.54 * prr_b + 0.36 * prl_b + 0.1 * prd_b
+    kexc_b[0] += lexc_b * ht * ht * ht * sh
+    ht_b[0] += lexc_b * kexc * 3.5 * ht * ht * sh
+    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, r_b, r_b, hp_b, &pn_b, &en_b, cp_b)
+    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b)
