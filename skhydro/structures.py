@@ -34,6 +34,7 @@ PARAMETERS = {v.name: v for v in [
     _var("cp", "mm", 200, (1e-6, 1000), (0, _INF), "production store capacity"),
     _var("ct", "mm", 500, (1e-6, 1000), (0, _INF), "transfer store capacity"),
     _var("cl", "mm", 500, (1e-6, 1000), (0, _INF), "slow transfer store capacity (grc)"),
+    _var("be", "mm", 10, (1e-3, 20), (0, _INF), "exponential store scale (gr6)"),
     _var("kexc", "mm/dt", 0, (-50, 50), (-_INF, _INF), "groundwater exchange coefficient"),
     _var("aexc", "-", 0.1, (1e-6, 0.999999), (0, 1), "exchange threshold of the transfer level (gr5)"),
     _var("llr", "min", 5, (1e-6, 1000), (0, _INF), "linear routing time constant (default scaled by dt/3600)"),
@@ -45,6 +46,7 @@ STATES = {v.name: v for v in [
     _var("hp", "-", 0.01, (1e-6, 0.999999), (0, 1), "production store level, normalised"),
     _var("ht", "-", 0.01, (1e-6, 0.999999), (0, 1), "transfer store level, normalised"),
     _var("hl", "-", 0.01, (1e-6, 0.999999), (0, 1), "slow transfer store level, normalised (grc)"),
+    _var("he", "mm", -100, (-1000, 0), (-_INF, _INF), "exponential store level (gr6)"),
     _var("hlr", "mm", 1e-6, (1e-6, 1000), (0, _INF), "linear routing store level"),
 ]}
 
@@ -59,6 +61,11 @@ HYDROLOGICAL_MODULES = {
         parameters=("ci", "cp", "ct", "kexc", "aexc"),
         states=("hi", "hp", "ht"),
         fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "qt"),
+    ),
+    "gr6": dict(
+        parameters=("ci", "cp", "ct", "be", "kexc", "aexc"),
+        states=("hi", "hp", "ht", "he"),
+        fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "pre", "qr", "qd", "qe", "qt"),
     ),
     "grc": dict(
         parameters=("ci", "cp", "ct", "cl", "kexc"),

@@ -22,7 +22,7 @@ from skhydro.gradient import default_checkpoint_interval, problem_value_and_grad
 from skhydro.simulation import Problem
 
 STRUCTURES = ["zero-gr4-zero", "zero-gr4-lag0", "zero-gr4-lr", "zero-gr4-kw", "zero-gr5-lr", "zero-gr5-kw",
-              "zero-grd-lr", "zero-grd-kw", "zero-grc-lr"]
+              "zero-grd-lr", "zero-grd-kw", "zero-grc-lr", "zero-gr6-kw"]
 RTOL = 1e-5
 STEPS = (1e-4, 1e-5, 1e-3, 1e-6, 1e-7)
 
@@ -35,11 +35,13 @@ def random_inputs(mesh, structure, rng):
 
     _, hydro, routing = structure.split("-")
     params = dict(ci=field(0.5, 2.0), cp=field(50, 300), ct=field(20, 200), kexc=field(-2, 2))
-    if hydro == "gr5":
+    params.update(be=field(2, 15))
+    if hydro in ("gr5", "gr6"):
         # a gain while ht > aexc: the direct branch max(0, prd + l) then never sits on its kink, which
         # the linear exchange otherwise crosses often enough to spoil finite differences
         params.update(kexc=field(0, 0.2), aexc=field(0.01, 0.05))
-    states = dict(hi=field(0.05, 0.6), hp=field(0.1, 0.7), ht=field(0.05, 0.5), hl=field(0.05, 0.5))
+    states = dict(hi=field(0.05, 0.6), hp=field(0.1, 0.7), ht=field(0.05, 0.5), hl=field(0.05, 0.5),
+                  he=field(-50, 5))
     params.update(cl=field(20, 300))
     if routing == "kw":
         params.update(akw=field(2, 10), bkw=field(0.4, 0.8))

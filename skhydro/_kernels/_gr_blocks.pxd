@@ -1,7 +1,7 @@
 # Building blocks of the GR structures, forward and reverse (../shared/spec/forward.md §6.1): the
 # interception store I, the production store P and the transfer store T5, on normalised levels. Each
 # structure's point function (_gr4.pxd, _grc.pxd, _grd.pxd) chains them with its exchange and split.
-from libc.math cimport tanh
+from libc.math cimport exp, log, tanh
 from skhydro._kernels._common cimport dmin, dmax, inv_fourth_root
 
 
@@ -210,3 +210,43 @@ cdef inline double transfer_store_b(double h, double c, double x, bint prcp_miss
     x_b = hs_b / c
     c_b[0] -= x_b * x / c
     return x_b
+
+
+# ---------------------------------------------------------------------------------- exponential store
+cdef inline double exponential_store(double* he, double be, double x) noexcept nogil:
+    """GR6 exponential store of scale ``be`` on level ``he`` (mm, updated) with inflow ``x``; returns its
+    outflow be log(1 + exp(H/be)) with H = he + x (its asymptotes beyond |H/be| > 7)."""
+    cdef double big_h = he[0] + x, a = big_h / be, qe
+    if a < -7.0:
+        qe = be * exp(a)
+    elif a > 7.0:
+        qe = big_h + be / exp(a)
+    else:
+        qe = be * log(exp(a) + 1.0)
+    he[0] = big_h - qe
+    return qe
+
+
+cdef inline double exponential_store_b(double he, double be, double x, double q_b, double* he_b,
+                                       double* be_b) noexcept nogil:
+    """Reverse of :func:`exponential_store` from the start level ``he``; returns the adjoint of ``x``.
+
+    On entry ``he_b`` holds the adjoint of the end level, on exit that of the start level.
+    """
+    cdef double big_h = he + x, a = big_h / be, ea, dq_dh, dq_dbe, qe_b
+    if a < -7.0:
+        ea = exp(a)
+        dq_dh = ea
+        dq_dbe = ea * (1.0 - a)
+    elif a > 7.0:
+        ea = exp(-a)
+        dq_dh = 1.0 - ea
+        dq_dbe = ea * (1.0 + a)
+    else:
+        ea = exp(a)
+        dq_dh = ea / (1.0 + ea)
+        dq_dbe = log(ea + 1.0) - a * dq_dh
+    qe_b = q_b - he_b[0]  # he_new = H - qe
+    be_b[0] += qe_b * dq_dbe
+    he_b[0] = he_b[0] + qe_b * dq_dh
+    return he_b[0]

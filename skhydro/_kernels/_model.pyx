@@ -23,6 +23,7 @@ import numpy as np
 from skhydro._kernels._gr4 cimport gr4_step, gr4_step_b, GR4_NFLUX, GR4_NTAPE
 from skhydro._kernels._grd cimport grd_step, grd_step_b, GRD_NFLUX, GRD_NTAPE
 from skhydro._kernels._grc cimport grc_step, grc_step_b, GRC_NFLUX, GRC_NTAPE
+from skhydro._kernels._gr6 cimport gr6_step, gr6_step_b, GR6_NFLUX, GR6_NTAPE
 from skhydro._kernels._routing cimport (
     ROUTING_ZERO, ROUTING_LAG0, ROUTING_LR, ROUTING_KW, upstream_sum, lr_cell, lr_cell_b, kw_cell, kw_cell_b,
 )
@@ -32,14 +33,15 @@ cdef enum:
     HYDRO_GR5 = 2
     HYDRO_GRD = 3
     HYDRO_GRC = 4
+    HYDRO_GR6 = 5
 
 # Routing levels smaller than this are routed by one thread: waking threads costs more than they save.
 cdef Py_ssize_t MIN_PARALLEL_LEVEL = 2048
 
-HYDRO_CODES = {"gr4": HYDRO_GR4, "gr5": HYDRO_GR5, "grd": HYDRO_GRD, "grc": HYDRO_GRC}
+HYDRO_CODES = {"gr4": HYDRO_GR4, "gr5": HYDRO_GR5, "grd": HYDRO_GRD, "grc": HYDRO_GRC, "gr6": HYDRO_GR6}
 ROUTING_CODES = {"zero": ROUTING_ZERO, "lag0": ROUTING_LAG0, "lr": ROUTING_LR, "kw": ROUTING_KW}
-HYDRO_NFLUX = {"gr4": GR4_NFLUX, "gr5": GR4_NFLUX, "grd": GRD_NFLUX, "grc": GRC_NFLUX}
-HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE, "grd": GRD_NTAPE, "grc": GRC_NTAPE}
+HYDRO_NFLUX = {"gr4": GR4_NFLUX, "gr5": GR4_NFLUX, "grd": GRD_NFLUX, "grc": GRC_NFLUX, "gr6": GR6_NFLUX}
+HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE, "grd": GRD_NTAPE, "grc": GRC_NTAPE, "gr6": GR6_NTAPE}
 ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 2}
 
 
@@ -135,6 +137,17 @@ cdef void hydro_block(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept 
                 st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
             if f != NULL:
                 f[GRC_NFLUX * n] = s.qt[k]
+    elif m.hydro == HYDRO_GR6:
+        for k in range(k0, k1):
+            if s.fluxes != NULL:
+                f = s.fluxes + k
+            if s.htape != NULL:
+                tp = s.htape + k
+            s.qt[k] = m.qt_factor[k] * gr6_step(
+                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
+                m.beta, st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
+            if f != NULL:
+                f[GR6_NFLUX * n] = s.qt[k]
 
 
 cdef inline void route_cell(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
@@ -202,6 +215,12 @@ cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t
                        st[k], st[n + k], st[2 * n + k], st[3 * n + k], s.htape + k, n, a.qt_b[k] * m.qt_factor[k],
                        sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
                        pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k)
+    elif m.hydro == HYDRO_GR6:
+        for k in range(k0, k1):
+            gr6_step_b(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
+                       m.beta, st[k], st[n + k], st[2 * n + k], st[3 * n + k], s.htape + k, n,
+                       a.qt_b[k] * m.qt_factor[k], sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
+                       pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k, pb + 5 * n + k)
 
 
 cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:

@@ -34,7 +34,7 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
     Parameters
     ----------
     structure : str, default="zero-gr4-kw"
-        Model structure (``"zero-{gr4,gr5,grc,grd}-{zero,lag0,lr,kw}"``, see :mod:`skhydro.structures`).
+        Model structure (``"zero-{gr4,gr5,gr6,grc,grd}-{zero,lag0,lr,kw}"``, see :mod:`skhydro.structures`).
     mapping : {"uniform", "distributed"}, default="uniform"
         One value per parameter for the whole basin, or one per cell.
     optimizer : str, optional

@@ -1,0 +1,93 @@
+# GR6 hydrological operator: point function for one cell and one time step, and its reverse twin.
+#
+# Equations: ../shared/spec/forward.md §6.2: interception I, production P, exchange E5, then R = pr + perc
+# split 54/36/10 between the transfer store T5(ct, ht), the exponential store X(be, he) and the direct
+# branch; the exchange l is added to all three branches (reference quirk); q = qr + max(0, prd + l) + qe.
+from skhydro._kernels._common cimport dmax
+from skhydro._kernels._gr_blocks cimport (
+    InterceptionRecord, interception, interception_recompute, interception_b,
+    ProductionRecord, production, production_recompute, production_b, transfer_store, transfer_store_b,
+    exponential_store, exponential_store_b,
+)
+
+# Fluxes: pn, en, pr, perc, ps, es, lexc, prr, prd, pre, qr, qd, qe (qt added by the driver). Tape: as GR4.
+cdef enum:
+    GR6_NFLUX = 13
+    GR6_NTAPE = 4
+
+
+cdef inline double gr6_step(
+    double prcp, double pet, double ci, double cp, double ct, double be, double kexc, double aexc, double beta,
+    double* hi, double* hp, double* ht, double* he,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
+    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0
+    cdef double prr = 0.0, pre = 0.0, prd = 0.0, qr, qe, qd, gt
+    if prcp >= 0.0 and pet >= 0.0:
+        interception(prcp, pet, ci, hi, &pn, &en)
+        production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
+        lexc = kexc * (ht[0] - aexc)  # from the transfer level at the start of the step
+        prr = 0.54 * (pr + perc) + lexc
+        pre = 0.36 * (pr + perc) + lexc
+        prd = 0.1 * (pr + perc)
+    elif tape != NULL:
+        tape[0] = 0.0
+        tape[tstride] = 0.0
+        tape[2 * tstride] = 1.0
+    qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
+    qe = exponential_store(he, be, pre)
+    qd = dmax(0.0, prd + lexc)
+    if tape != NULL:
+        tape[3 * tstride] = gt
+    if fluxes != NULL:
+        fluxes[0] = pn
+        fluxes[fstride] = en
+        fluxes[2 * fstride] = pr
+        fluxes[3 * fstride] = perc
+        fluxes[4 * fstride] = ps
+        fluxes[5 * fstride] = es
+        fluxes[6 * fstride] = lexc
+        fluxes[7 * fstride] = prr
+        fluxes[8 * fstride] = prd
+        fluxes[9 * fstride] = pre
+        fluxes[10 * fstride] = qr
+        fluxes[11 * fstride] = qd
+        fluxes[12 * fstride] = qe
+    return qr + qd + qe
+
+
+cdef inline void gr6_step_b(
+    double prcp, double pet, double ci, double cp, double ct, double be, double kexc, double aexc, double beta,
+    double hi, double hp, double ht, double he,
+    const double* tape, Py_ssize_t tstride, double q_b,
+    double* hi_b, double* hp_b, double* ht_b, double* he_b,
+    double* ci_b, double* cp_b, double* ct_b, double* be_b, double* kexc_b, double* aexc_b,
+) noexcept nogil:
+    """Reverse of :func:`gr6_step` (conventions of ``gr4_step_b``)."""
+    cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride], gt = tape[3 * tstride]
+    cdef bint active = prcp >= 0.0 and pet >= 0.0
+    cdef double lexc = 0.0, prr = 0.0, pre = 0.0, prd = 0.0
+    cdef double prd_b, lexc_b, prr_b, pre_b, r_b, pn_b = 0.0, en_b = 0.0
+    cdef InterceptionRecord ir
+    cdef ProductionRecord rec
+    if active:
+        ir = interception_recompute(prcp, pet, ci, hi)
+        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp)
+        lexc = kexc * (ht - aexc)
+        prr = 0.54 * (rec.pr + rec.perc) + lexc
+        pre = 0.36 * (rec.pr + rec.perc) + lexc
+        prd = 0.1 * (rec.pr + rec.perc)
+    prd_b = q_b if not (0.0 > prd + lexc) else 0.0
+    lexc_b = prd_b
+    pre_b = exponential_store_b(he, be, pre, q_b, he_b, be_b)
+    prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
+    if not active:
+        return
+    lexc_b += prr_b + pre_b
+    r_b = 0.54 * prr_b + 0.36 * pre_b + 0.1 * prd_b
+    kexc_b[0] += lexc_b * (ht - aexc)
+    ht_b[0] += lexc_b * kexc
+    aexc_b[0] -= lexc_b * kexc
+    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, r_b, r_b, hp_b, &pn_b, &en_b, cp_b)
+    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b)
