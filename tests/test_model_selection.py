@@ -423,7 +423,7 @@ def test_register_never_overwrites_sklearn(monkeypatch):
     assert "r2" not in names and _scorer._SCORERS["r2"] is r2
 
 
-def test_registration_whatever_the_import_order():
+def test_registration_whatever_the_import_order(tmp_path):
     """Names work in scikit-learn modules imported before and after skhydro.model_selection."""
     script = textwrap.dedent("""
         from sklearn.model_selection import GridSearchCV, cross_validate  # before
@@ -435,7 +435,8 @@ def test_registration_whatever_the_import_order():
             validate_parameter_constraints({"scoring": constraints["scoring"]}, {"scoring": "neg_lgrm"}, "x")
         print("ok")
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    # from a temporary folder, so that the installed package is imported, not the source tree
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
 
