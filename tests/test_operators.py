@@ -82,6 +82,23 @@ def test_gr4_mass_balance(inputs):
     assert np.all(pet - fx["en"] + fx["es"] <= pet * (1 + 1e-12) + 1e-15)
 
 
+@settings(deadline=None, max_examples=100)
+@given(gr4_inputs(kexc=st.floats(-5.0, 5.0)), st.floats(0.01, 0.99))
+def test_gr5_mass_balance(inputs, aexc):
+    # GR5 differs by its exchange kexc (ht - aexc) only: the same balance closes
+    prcp, pet, params, states0 = inputs
+    p = params
+    q, fl, states = gr4_series(prcp, pet, p["ci"], p["cp"], p["ct"], p["kexc"], p["beta"],
+                               states0["hi"], states0["hp"], states0["ht"], aexc=aexc)
+    fx = dict(zip(FLUXES, fl))
+    valid = (prcp >= 0) & (pet >= 0)
+    np.testing.assert_allclose(fx["lexc"][valid], (p["kexc"] * (states[2, :-1] - aexc))[valid], rtol=1e-12,
+                               atol=1e-15)
+    b = gr4_balance(prcp, pet, params, q, fx, states)
+    tol = 1e-9 * (b["P"] + pet.sum() + params["ci"] + params["cp"] + params["ct"] + 1.0)
+    assert abs(b["P"] - (b["q"] + b["evap"] + b["dS"] - b["exchange"] - b["floor"])) <= tol
+
+
 def test_gr4_transfer_floor_creates_water():
     # a strong loss empties the transfer store below its 1e-6 floor: the floor adds water (spec §11.4)
     prcp, pet = np.r_[0.0, 5.0, 0.0, 0.0], np.r_[0.1, 0.0, 0.2, 0.0]
