@@ -1,5 +1,5 @@
 """GRD, GRC and GR6 point functions: dot-product tests of the reverse twins against finite differences of
-the forward ones (one cell, conventions of test_operator_adjoints.py), and GRD's mass balance."""
+the forward ones (one cell, conventions of test_operator_adjoints.py), and their mass balances."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -80,3 +80,45 @@ def test_grd_mass_balance(seed, cp, ct, hp, ht):
     residual = p.sum() - (q.sum() + ei.sum() + es.sum() + storage[-1] - storage[0] - floor.sum())
     assert abs(residual) <= 1e-9 * (p.sum() + cp + ct + 1.0)
     np.testing.assert_array_equal(q, fl[8])
+
+
+def floor_water(level_before, inflow, capacity):
+    """Water the 1e-6 floor of a transfer store adds (mm)."""
+    return capacity * np.maximum(0.0, 1e-6 - (level_before + inflow / capacity))
+
+
+@settings(deadline=None, max_examples=60)
+@given(seed=st.integers(0, 2**31 - 1), cl=st.floats(10.0, 800.0), kexc=st.floats(-5.0, 3.0),
+       levels=st.tuples(*[st.floats(0.0, 0.95)] * 4))
+def test_grc_mass_balance(seed, cl, kexc, levels):
+    """P = q + ei + es + ΔS - exchange - floors, exchange = l (routing branch) + (qd - prd) (direct)."""
+    rng = np.random.default_rng(seed)
+    p, e = forcings(rng, 150)
+    ci, cp, ct = 1.2, 250.0, 90.0
+    q, fl, states = grc_series(p, e, ci, cp, ct, cl, kexc, *levels)
+    en, es, lexc, prr, prd, prl, qd = fl[1], fl[5], fl[6], fl[7], fl[8], fl[9], fl[11]
+    storage = ci * states[0] + cp * states[1] + ct * states[2] + cl * states[3]
+    exchange = lexc + (qd - prd)
+    floors = floor_water(states[2, :-1], prr, ct) + floor_water(states[3, :-1], prl, cl)
+    residual = p.sum() - (q.sum() + (e - en).sum() + es.sum() + storage[-1] - storage[0] - exchange.sum()
+                          - floors.sum())
+    assert abs(residual) <= 1e-9 * (p.sum() + ci + cp + ct + cl + 1.0)
+
+
+@settings(deadline=None, max_examples=60)
+@given(seed=st.integers(0, 2**31 - 1), be=st.floats(0.5, 20.0), kexc=st.floats(-3.0, 3.0),
+       aexc=st.floats(0.01, 0.99), he=st.floats(-300.0, 50.0), levels=st.tuples(*[st.floats(0.0, 0.95)] * 3))
+def test_gr6_mass_balance(seed, be, kexc, aexc, he, levels):
+    """As GRC, with the exponential store's level (mm) in the storage and the exchange l applied to the
+    routing and exponential branches and (clipped) to the direct one."""
+    rng = np.random.default_rng(seed)
+    p, e = forcings(rng, 150)
+    ci, cp, ct = 1.2, 250.0, 90.0
+    q, fl, states = gr6_series(p, e, ci, cp, ct, be, kexc, aexc, BETA, *levels, he)
+    en, es, lexc, prr, prd, qd = fl[1], fl[5], fl[6], fl[7], fl[8], fl[11]
+    storage = ci * states[0] + cp * states[1] + ct * states[2] + states[3]
+    exchange = 2.0 * lexc + (qd - prd)
+    floors = floor_water(states[2, :-1], prr, ct)
+    residual = p.sum() - (q.sum() + (e - en).sum() + es.sum() + storage[-1] - storage[0] - exchange.sum()
+                          - floors.sum())
+    assert abs(residual) <= 1e-9 * (p.sum() + ci + cp + ct + abs(he) + be + 1.0)
