@@ -49,6 +49,7 @@ cdef struct Model:
     int hydro
     int routing
     Py_ssize_t nac
+    Py_ssize_t hydro_nflux       # internal fluxes of the hydrological operator (qt excluded)
     Py_ssize_t nhs               # hydrological states
     Py_ssize_t nrs               # routing states
     double dt
@@ -98,56 +99,36 @@ cdef struct Adjoint:
 
 
 # ------------------------------------------------------------------------------------------ forward
-cdef void hydro_block(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
-    cdef Py_ssize_t k, n = m.nac
+cdef inline double local_runoff(Model* m, Step* s, Py_ssize_t k, double* f, double* tp) noexcept nogil:
+    """Runoff (mm) of cell ``k`` from the structure's point function; states advance in place."""
+    cdef Py_ssize_t n = m.nac
     cdef const double* p = m.hparams
     cdef double* st = s.hstates
+    if m.hydro == HYDRO_GR4 or m.hydro == HYDRO_GR5:
+        return gr4_step(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k],
+                        p[4 * n + k] if m.hydro == HYDRO_GR5 else 0.0, m.hydro == HYDRO_GR5, m.beta,
+                        st + k, st + n + k, st + 2 * n + k, f, n, tp, n)
+    if m.hydro == HYDRO_GRD:
+        return grd_step(s.prcp[k], s.pet[k], p[k], p[n + k], st + k, st + n + k, f, n, tp, n)
+    if m.hydro == HYDRO_GRC:
+        return grc_step(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k],
+                        st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
+    return gr6_step(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
+                    m.beta, st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
+
+
+cdef void hydro_block(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    cdef Py_ssize_t k
     cdef double* f = NULL
     cdef double* tp = NULL
-    cdef bint gr5 = m.hydro == HYDRO_GR5
-    if m.hydro == HYDRO_GR4 or gr5:
-        for k in range(k0, k1):
-            if s.fluxes != NULL:
-                f = s.fluxes + k
-            if s.htape != NULL:
-                tp = s.htape + k
-            s.qt[k] = m.qt_factor[k] * gr4_step(
-                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
-                gr5, m.beta, st + k, st + n + k, st + 2 * n + k, f, n, tp, n)
-            if f != NULL:
-                f[GR4_NFLUX * n] = s.qt[k]
-    elif m.hydro == HYDRO_GRD:
-        for k in range(k0, k1):
-            if s.fluxes != NULL:
-                f = s.fluxes + k
-            if s.htape != NULL:
-                tp = s.htape + k
-            s.qt[k] = m.qt_factor[k] * grd_step(s.prcp[k], s.pet[k], p[k], p[n + k], st + k, st + n + k,
-                                                f, n, tp, n)
-            if f != NULL:
-                f[GRD_NFLUX * n] = s.qt[k]
-    elif m.hydro == HYDRO_GRC:
-        for k in range(k0, k1):
-            if s.fluxes != NULL:
-                f = s.fluxes + k
-            if s.htape != NULL:
-                tp = s.htape + k
-            s.qt[k] = m.qt_factor[k] * grc_step(
-                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k],
-                st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
-            if f != NULL:
-                f[GRC_NFLUX * n] = s.qt[k]
-    elif m.hydro == HYDRO_GR6:
-        for k in range(k0, k1):
-            if s.fluxes != NULL:
-                f = s.fluxes + k
-            if s.htape != NULL:
-                tp = s.htape + k
-            s.qt[k] = m.qt_factor[k] * gr6_step(
-                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
-                m.beta, st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
-            if f != NULL:
-                f[GR6_NFLUX * n] = s.qt[k]
+    for k in range(k0, k1):
+        if s.fluxes != NULL:
+            f = s.fluxes + k
+        if s.htape != NULL:
+            tp = s.htape + k
+        s.qt[k] = m.qt_factor[k] * local_runoff(m, s, k, f, tp)
+        if f != NULL:  # qt follows the operator's own fluxes
+            f[m.hydro_nflux * m.nac] = s.qt[k]
 
 
 cdef inline void route_cell(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
@@ -319,6 +300,7 @@ cdef class ModelKernel:
         self.routing_ntape = ROUTING_NTAPE[routing]
         m = &self.m
         m.hydro = HYDRO_CODES[hydro]
+        m.hydro_nflux = self.hydro_nflux
         m.routing = ROUTING_CODES[routing]
         m.nac = prcp.shape[1]
         m.nhs = n_hstates

@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from ..metrics import METRICS
 from ..simulation import Problem
 from ..units import ObservationUnits, check_units
 
@@ -34,24 +33,19 @@ def unit_series(X, q_gauge):
 
 
 def parse_scoring(scoring):
-    """``(metric, sign)`` of a score name: an efficiency (``"nse"``, ``"nnse"``, ``"kge"``) or a negated
-    error (``"neg_rmse"``, ...), so that greater is always better, as scikit-learn expects."""
-    if isinstance(scoring, str):
-        name = scoring.lower()
-        if name in METRICS and METRICS[name][2]:
-            return name, 1.0
-        if name.startswith("neg_") and name[4:] in METRICS and not METRICS[name[4:]][2]:
-            return name[4:], -1.0
-    good = [m for m in METRICS if METRICS[m][2]] + [f"neg_{m}" for m in METRICS if not METRICS[m][2]]
-    raise ValueError(f"scoring must be one of {good}, got {scoring!r}")
+    """Check a score name: one of :data:`skhydro.model_selection.SCORERS` (efficiencies, negated errors)."""
+    from ..model_selection import SCORERS
+
+    if not isinstance(scoring, str) or scoring.lower() not in SCORERS:
+        raise ValueError(f"scoring must be one of {sorted(SCORERS)}, got {scoring!r}")
+    return scoring.lower()
 
 
 def mean_unit_metric(scoring, y, predictions):
     """Mean over units of the metric of a score name (negated for errors)."""
-    parse_scoring(scoring)
     from ..model_selection import mean_unit_score
 
-    return mean_unit_score(scoring.lower(), y, predictions)
+    return mean_unit_score(parse_scoring(scoring), y, predictions)
 
 
 class BasinEstimatorMixin:

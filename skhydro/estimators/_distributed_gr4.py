@@ -20,6 +20,8 @@ _OPTIMIZERS = {
     "uniform": ("sbs", "lbfgsb", "adam", "sgd", "adagrad", "rmsprop"),
     "distributed": ("lbfgsb", "adam", "sgd", "adagrad", "rmsprop"),
 }
+# Problem attribute holding a value -> VectorGradient attribute holding its gradient
+_GRADIENT_OF = {"hparams": "hparams", "rparams": "rparams", "hstates0": "hstates", "rstates0": "rstates"}
 _DEFAULT_MAX_ITER = {"sbs": 50, "lbfgsb": 100, "adam": 200, "sgd": 200, "adagrad": 200, "rmsprop": 200}
 
 
@@ -208,7 +210,7 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
         def value_and_gradient(x):
             set_values(x)
             r = problem_value_and_gradient(problem, cost.value_and_gradient)
-            grads = {name: getattr(r, where[name][0].rstrip("0"))[where[name][1]] for name in names}
+            grads = {name: getattr(r, _GRADIENT_OF[where[name][0]])[where[name][1]] for name in names}
             return r.value, mapping.pullback(x, grads)
 
         x0 = mapping.initial_control({name: getattr(problem, where[name][0])[where[name][1]].copy()
