@@ -1,10 +1,11 @@
-"""Atmospheric forcings on the grid: precipitation and potential evapotranspiration."""
+"""Atmospheric forcings on the grid: precipitation, potential evapotranspiration and, for the snow
+operators, snowfall and temperature."""
 import weakref
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Forcings", "disaggregate_daily_interannual_pet", "MISSING"]
+__all__ = ["Forcings", "disaggregate_daily_interannual_pet", "partition_precipitation", "MISSING"]
 
 #: The reference's code for a missing value; NaN is accepted too.
 MISSING = -99.0
@@ -15,8 +16,9 @@ _HOURLY_PET_WEIGHTS = np.array(
      0.035, 0, 0, 0, 0, 0], dtype=np.float32).astype(np.float64)
 
 
-def _check_field(name, values, shape=None):
-    """Validate a (ntime, nrow, ncol) forcing: NaN and -99 are missing, anything else must be >= 0."""
+def _check_field(name, values, shape=None, *, signed=False):
+    """Validate a (ntime, nrow, ncol) forcing: NaN and -99 are missing, anything else must be >= 0 (any
+    finite value when ``signed``, e.g. a temperature, whose missing values are those <= -99)."""
     arr = np.asarray(values)
     if arr.ndim != 3:
         raise ValueError(f"{name} must be a (ntime, nrow, ncol) array, got shape {arr.shape}")
@@ -29,12 +31,51 @@ def _check_field(name, values, shape=None):
     arr.flags.writeable = False
     if np.isinf(arr).any():
         raise ValueError(f"{name} contains infinite values")
-    bad = (arr < 0) & (arr != MISSING)
+    bad = (arr < 0) & (arr != MISSING) & (not signed)
     if bad.any():
         t, r, c = np.argwhere(bad)[0]
         raise ValueError(f"{name} has negative values (e.g. {arr[t, r, c]} at step {t}, cell ({r}, {c})); only "
                          f"NaN or {MISSING:g} mark missing values")
     return arr
+
+
+def partition_precipitation(prcp, snow, temp):
+    """Split the total precipitation into rain and snow by temperature (spec §2.4).
+
+    The liquid fraction is ``1 - 1 / (1 + exp(2.5 T - 1))`` (1 where the temperature is missing); the
+    total is the precipitation plus the snowfall where the latter is not missing.
+
+    Parameters
+    ----------
+    prcp, snow, temp : ndarray, (ntime, nrow, ncol)
+        Precipitation and snowfall (mm per step, -99 or NaN missing; ``snow`` may be None) and
+        temperature (°C, NaN or <= -99 missing).
+
+    Returns
+    -------
+    rain, snowfall : ndarray
+        The liquid and solid parts, mm per step; where the total is missing the rain keeps the
+        precipitation's missing code and the snowfall is -99.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rain, snowfall = partition_precipitation(np.full((1, 1, 3), 10.0), None, np.array([[[-5.0, 0.4, 20.0]]]))
+    >>> rain.ravel().round(2).tolist(), snowfall.ravel().round(2).tolist()
+    ([0.0, 5.0, 10.0], [10.0, 5.0, 0.0])
+    """
+    prcp = np.where(np.isnan(prcp), MISSING, prcp)
+    total = prcp.copy()
+    if snow is not None:
+        snow = np.where(np.isnan(snow), MISSING, snow)
+        total += np.where(snow >= 0, snow, 0.0)
+    t = np.where(np.isnan(temp), MISSING, temp)
+    with np.errstate(over="ignore"):
+        liquid = np.where(t > MISSING, 1.0 - 1.0 / (1.0 + np.exp(2.5 * t - 1.0)), 1.0)
+    valid = total >= 0
+    snowfall = np.where(valid, (1.0 - liquid) * total, MISSING)
+    rain = np.where(valid, total - snowfall, prcp)
+    return rain, snowfall
 
 
 def _step_weights(dt):
@@ -105,11 +146,21 @@ class Forcings:
         Start of the simulation; step t (0-based) covers ``(start + t*dt, start + (t+1)*dt]`` and is stamped
         at its end.
     daily_interannual_pet : bool, default=False
+    snow : array-like, (ntime, nrow, ncol), optional
+        Snowfall (solid precipitation), mm per step; NaN or -99 marks a missing value. Used by the snow
+        operators (``ssn``); without it and without ``prcp_partitioning`` no snow falls.
+    temp : array-like, (ntime, nrow, ncol), optional
+        Air temperature, °C; NaN or values <= -99 are missing. Required by the snow operators.
+    prcp_partitioning : bool, default=False
+        Split the total precipitation (``prcp`` plus ``snow``) into rain and snow by temperature with
+        :func:`partition_precipitation`; ``prcp`` and ``snow`` then hold the two parts.
 
     Attributes
     ----------
     prcp, pet : ndarray, (ntime, nrow, ncol), float64
         Read-only copies of the inputs, missing values kept as given (NaN or -99).
+    snow, temp : ndarray or None
+        Read-only copies of the snowfall and temperature, when given.
     index : pandas.DatetimeIndex
         End stamp of every step.
 
@@ -122,7 +173,8 @@ class Forcings:
     (Timestamp('2020-01-01 01:00:00'), 48)
     """
 
-    def __init__(self, prcp, pet, dt, start, *, daily_interannual_pet=False):
+    def __init__(self, prcp, pet, dt, start, *, daily_interannual_pet=False, snow=None, temp=None,
+                 prcp_partitioning=False):
         if isinstance(dt, bool) or not isinstance(dt, (int, np.integer, float, np.floating)) \
                 or (isinstance(dt, (float, np.floating)) and not np.isfinite(dt)) or dt <= 0 \
                 or float(dt) != int(dt):
@@ -140,6 +192,14 @@ class Forcings:
             if pet.shape[1:] != self.prcp.shape[1:]:
                 raise ValueError(f"pet must cover the grid {self.prcp.shape[1:]}, got {pet.shape[1:]}")
         self.pet = _check_field("pet", pet, self.prcp.shape)
+        self.snow = None if snow is None else _check_field("snow", snow, self.prcp.shape)
+        self.temp = None if temp is None else _check_field("temp", temp, self.prcp.shape, signed=True)
+        if prcp_partitioning:
+            if self.temp is None:
+                raise ValueError("prcp_partitioning needs the temperature (temp=...)")
+            rain, snowfall = partition_precipitation(self.prcp, self.snow, self.temp)
+            self.prcp = _check_field("prcp", rain)
+            self.snow = _check_field("snow", snowfall)
         self._vectors = weakref.WeakKeyDictionary()
 
     def __getstate__(self):
@@ -171,16 +231,29 @@ class Forcings:
         """
         if self.shape != mesh.shape:
             raise ValueError(f"forcings are on a {self.shape} grid but the mesh is {mesh.shape}")
-        cached = self._vectors.get(mesh)
-        if cached is None:
-            cached = []
-            for arr in (self.prcp, self.pet):
+        return self._active("prcp", mesh), self._active("pet", mesh)
+
+    def snow_vectors(self, mesh):
+        """Snowfall and temperature of the active cells, as :meth:`active_vectors` (a missing snowfall
+        field reads as no snow); ValueError without temperature."""
+        if self.temp is None:
+            raise ValueError("these forcings have no temperature; the snow operators need Forcings(temp=...)")
+        return self._active("snow", mesh), self._active("temp", mesh)
+
+    def _active(self, name, mesh):
+        if self.shape != mesh.shape:
+            raise ValueError(f"forcings are on a {self.shape} grid but the mesh is {mesh.shape}")
+        cached = self._vectors.setdefault(mesh, {})
+        if name not in cached:
+            arr = getattr(self, name)
+            if arr is None:  # no snowfall given
+                v = np.zeros((self.ntime, mesh.n_active))
+            else:
                 v = np.ascontiguousarray(mesh.to_vector(arr))
                 v[np.isnan(v)] = MISSING
-                v.flags.writeable = False
-                cached.append(v)
-            self._vectors[mesh] = cached
-        return cached
+            v.flags.writeable = False
+            cached[name] = v
+        return cached[name]
 
     def __repr__(self):
         return (f"Forcings(ntime={self.ntime}, shape={self.shape}, dt={self.dt}, "

@@ -65,6 +65,13 @@ class Problem:
         dt = float(forcings.dt)
         self.dt = dt
         self.prcp, self.pet = forcings.active_vectors(mesh)
+        if structure.snow != "zero":
+            if forcings.temp is None:
+                raise ValueError(f"structure {structure.name!r} has a snow operator, which needs the temperature: "
+                                 "build the forcings with Forcings(..., temp=...)")
+            self.snow, self.temp = forcings.snow_vectors(mesh)
+        else:
+            self.snow = self.temp = np.empty((0, mesh.n_active))
 
         defaults = structure.default_parameters(dt)
         parameters = {} if parameters is None else dict(parameters)
@@ -72,11 +79,12 @@ class Problem:
             # the reference adjusts ci at build time on sub-daily steps; an explicit ci is used as is
             parameters["ci"] = adjust_interception(mesh, forcings, self.num_threads)
         values = _value_maps("parameters", structure.parameters, parameters, defaults, mesh)
-        n_h = len(structure._modules()[1]["parameters"])
+        # the snow operator's parameters and states travel with the hydrological ones (snow first)
+        n_h = len(structure._modules()[0]["parameters"]) + len(structure._modules()[1]["parameters"])
         self.hparams = np.ascontiguousarray(values[:n_h])
         self.rparams = np.ascontiguousarray(values[n_h:])
         svalues = _value_maps("states", structure.states, states, structure.default_states(), mesh)
-        n_hs = len(structure._modules()[1]["states"])
+        n_hs = len(structure._modules()[0]["states"]) + len(structure._modules()[1]["states"])
         self.hstates0 = np.ascontiguousarray(svalues[:n_hs])
         self.rstates0 = np.ascontiguousarray(svalues[n_hs:])
 
@@ -95,7 +103,8 @@ class Problem:
         """A :class:`~skhydro._kernels._model.ModelKernel` on the current parameters."""
         m = self.mesh
         return _model.ModelKernel(
-            self.structure.hydrological, self.structure.routing, self.prcp, self.pet,
+            self.structure.snow, self.structure.hydrological, self.structure.routing, self.prcp, self.pet,
+            self.snow, self.temp,
             self.hparams, self.rparams, self.hstates0.shape[0], self.rstates0.shape[0],
             self.qt_factor, self.area_up, self.dt_over_dx, m.up_ptr, m.up_idx, m.level_ptr,
             not m._first_level_is_source, m.gauge_index, self.dt, self.beta, self.num_threads,

@@ -30,6 +30,7 @@ def _var(name, unit, default, bounds, feasible, description):
 
 _INF = np.inf
 PARAMETERS = {v.name: v for v in [
+    _var("kmlt", "mm/°C/dt", 1, (1e-6, 10), (0, _INF), "degree-day melt factor (ssn)"),
     _var("ci", "mm", 1e-6, (1e-6, 100), (0, _INF), "interception capacity (adjusted from forcings by default)"),
     _var("cp", "mm", 200, (1e-6, 1000), (0, _INF), "production store capacity"),
     _var("ct", "mm", 500, (1e-6, 1000), (0, _INF), "transfer store capacity"),
@@ -37,20 +38,29 @@ PARAMETERS = {v.name: v for v in [
     _var("be", "mm", 10, (1e-3, 20), (0, _INF), "exponential store scale (gr6)"),
     _var("kexc", "mm/dt", 0, (-50, 50), (-_INF, _INF), "groundwater exchange coefficient"),
     _var("aexc", "-", 0.1, (1e-6, 0.999999), (0, 1), "exchange threshold of the transfer level (gr5)"),
+    _var("ca", "mm", 200, (1e-6, 1000), (0, _INF), "production store capacity (loieau)"),
+    _var("cc", "mm", 500, (1e-6, 1000), (0, _INF), "transfer store capacity (loieau)"),
+    _var("kb", "-", 1, (1e-6, 4), (0, _INF), "runoff multiplier (loieau)"),
     _var("llr", "min", 5, (1e-6, 1000), (0, _INF), "linear routing time constant (default scaled by dt/3600)"),
     _var("akw", "-", 5, (1e-3, 50), (0, _INF), "kinematic wave alpha (A = akw Q^bkw)"),
     _var("bkw", "-", 0.6, (1e-3, 1), (0, _INF), "kinematic wave beta"),
 ]}
 STATES = {v.name: v for v in [
+    _var("hs", "mm", 1e-6, (1e-6, 1000), (0, _INF), "snow store (ssn)"),
     _var("hi", "-", 0.01, (1e-6, 0.999999), (0, 1), "interception store level, normalised"),
     _var("hp", "-", 0.01, (1e-6, 0.999999), (0, 1), "production store level, normalised"),
     _var("ht", "-", 0.01, (1e-6, 0.999999), (0, 1), "transfer store level, normalised"),
     _var("hl", "-", 0.01, (1e-6, 0.999999), (0, 1), "slow transfer store level, normalised (grc)"),
     _var("he", "mm", -100, (-1000, 0), (-_INF, _INF), "exponential store level (gr6)"),
+    _var("ha", "-", 0.01, (1e-6, 0.999999), (0, 1), "production store level, normalised (loieau)"),
+    _var("hc", "-", 0.01, (1e-6, 0.999999), (0, 1), "transfer store level, normalised (loieau)"),
     _var("hlr", "mm", 1e-6, (1e-6, 1000), (0, _INF), "linear routing store level"),
 ]}
 
-SNOW_MODULES = {"zero": dict(parameters=(), states=(), fluxes=())}
+SNOW_MODULES = {
+    "zero": dict(parameters=(), states=(), fluxes=()),
+    "ssn": dict(parameters=("kmlt",), states=("hs",), fluxes=("mlt",)),
+}
 HYDROLOGICAL_MODULES = {
     "gr4": dict(
         parameters=("ci", "cp", "ct", "kexc"),
@@ -76,6 +86,11 @@ HYDROLOGICAL_MODULES = {
         parameters=("cp", "ct"),
         states=("hp", "ht"),
         fluxes=("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "qr", "qt"),
+    ),
+    "loieau": dict(
+        parameters=("ca", "cc", "kb"),
+        states=("ha", "hc"),
+        fluxes=("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "prd", "qr", "qd", "qt"),
     ),
 }
 ROUTING_MODULES = {

@@ -20,9 +20,11 @@ import skhydro
 from skhydro.cost import DischargeCost
 from skhydro.gradient import default_checkpoint_interval, problem_value_and_gradient
 from skhydro.simulation import Problem
+from skhydro.structures import HYDROLOGICAL_MODULES, SNOW_MODULES
 
-STRUCTURES = ["zero-gr4-zero", "zero-gr4-lag0", "zero-gr4-lr", "zero-gr4-kw", "zero-gr5-lr", "zero-gr5-kw",
-              "zero-grd-lr", "zero-grd-kw", "zero-grc-lr", "zero-gr6-kw"]
+# every combination of snow, hydrological and routing module (plus routing "zero" once per snow module)
+STRUCTURES = [f"{snow}-{hydro}-{routing}" for snow in SNOW_MODULES for hydro in HYDROLOGICAL_MODULES
+              for routing in ("lag0", "lr", "kw")] + ["zero-gr4-zero", "ssn-gr4-zero"]
 RTOL = 1e-5
 STEPS = (1e-4, 1e-5, 1e-3, 1e-6, 1e-7)
 
@@ -35,13 +37,13 @@ def random_inputs(mesh, structure, rng):
 
     _, hydro, routing = structure.split("-")
     params = dict(ci=field(0.5, 2.0), cp=field(50, 300), ct=field(20, 200), kexc=field(-2, 2))
-    params.update(be=field(2, 15))
+    params.update(be=field(2, 15), kmlt=field(0.2, 2.0), ca=field(50, 300), cc=field(20, 200), kb=field(0.5, 2.0))
     if hydro in ("gr5", "gr6"):
         # a gain while ht > aexc: the direct branch max(0, prd + l) then never sits on its kink, which
         # the linear exchange otherwise crosses often enough to spoil finite differences
         params.update(kexc=field(0, 0.2), aexc=field(0.01, 0.05))
     states = dict(hi=field(0.05, 0.6), hp=field(0.1, 0.7), ht=field(0.05, 0.5), hl=field(0.05, 0.5),
-                  he=field(-50, 5))
+                  he=field(-50, 5), hs=field(0.0, 20.0), ha=field(0.1, 0.7), hc=field(0.05, 0.5))
     params.update(cl=field(20, 300))
     if routing == "kw":
         params.update(akw=field(2, 10), bkw=field(0.4, 0.8))
@@ -163,15 +165,27 @@ def synthetic():
     return skhydro.datasets.make_synthetic_basin(random_state=0, n_steps=240)
 
 
+@pytest.fixture(scope="module")
+def synthetic_snow():
+    """The same basin with temperature, snowfall and melt (the forcings of the snow structures)."""
+    return skhydro.datasets.make_synthetic_basin(random_state=0, n_steps=240, snow=True)
+
+
+@pytest.fixture(scope="module")
+def basin_for(synthetic, synthetic_snow):
+    return lambda structure: synthetic_snow if structure.startswith("ssn") else synthetic
+
+
 @pytest.fixture(scope="module", params=STRUCTURES)
-def small_case(request, synthetic):
+def small_case(request, basin_for):
     """The 178-cell catchment of gauge SYN003, gauged on every cell, 240 hourly steps, random inputs."""
     structure = request.param
+    basin = basin_for(structure)
     rng = np.random.default_rng(1)
-    mesh = gauged_sub_basin(synthetic, "SYN003")
+    mesh = gauged_sub_basin(basin, "SYN003")
     params, states = random_inputs(mesh, structure, rng)
-    obs = observations(mesh, synthetic.forcings, structure, synthetic.true_parameters, states, rng)
-    return Case(mesh, synthetic.forcings, structure, params, states, obs)
+    obs = observations(mesh, basin.forcings, structure, basin.true_parameters, states, rng)
+    return Case(mesh, basin.forcings, structure, params, states, obs)
 
 
 # ------------------------------------------------------------------- every component, small basin
@@ -237,7 +251,8 @@ def test_cance_every_resolvable_component(reference_case, routing):
 
 # ------------------------------------------------------------------------ checkpoints and threads
 @pytest.mark.parametrize("structure", STRUCTURES)
-def test_checkpoint_interval_does_not_change_the_gradient(synthetic, structure):
+def test_checkpoint_interval_does_not_change_the_gradient(basin_for, structure):
+    synthetic = basin_for(structure)
     rng = np.random.default_rng(5)
     mesh = synthetic.mesh
     params, states = random_inputs(mesh, structure, rng)
@@ -253,7 +268,8 @@ def test_checkpoint_interval_does_not_change_the_gradient(synthetic, structure):
 
 
 @pytest.mark.parametrize("structure", STRUCTURES)
-def test_checkpointed_forward_equals_simulation(synthetic, structure):
+def test_checkpointed_forward_equals_simulation(basin_for, structure):
+    synthetic = basin_for(structure)
     rng = np.random.default_rng(6)
     mesh = synthetic.mesh
     params, states = random_inputs(mesh, structure, rng)
@@ -284,7 +300,8 @@ def test_one_and_two_threads_identical(structure):
     nt = 48
     prcp = np.where(rng.random((nt, 3, ncol)) < 0.3, rng.exponential(3.0, (nt, 3, ncol)), 0.0)
     pet = np.full((nt, 3, ncol), 0.1)
-    forcings = skhydro.Forcings(prcp, pet, dt=3600, start="2020-01-01")
+    temp = rng.normal(0.5, 3.0, (nt, 3, ncol))
+    forcings = skhydro.Forcings(prcp, pet, dt=3600, start="2020-01-01", temp=temp, prcp_partitioning=True)
     params, states = random_inputs(mesh, structure, rng)
     obs = pd.DataFrame(rng.uniform(0.1, 5, (nt, 2)), index=forcings.index, columns=["OUT", "MID"])
     results = [skhydro.value_and_gradient(mesh, forcings, structure, params, states, obs, num_threads=n)

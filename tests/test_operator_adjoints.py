@@ -98,7 +98,7 @@ def gr4_pair(prcp, pet, gr5=False):
         return np.concatenate([q, states[:, -1]])
 
     def reverse(x, w):
-        params_b, states_b = gr4_series_b(prcp, pet, *x[:4], BETA, *x[4:7], w[:-3], w[-3:],
+        params_b, states_b, _ = gr4_series_b(prcp, pet, *x[:4], BETA, *x[4:7], w[:-3], w[-3:],
                                           aexc=x[7] if gr5 else None)
         return np.concatenate([params_b[:4], states_b, params_b[4:]])
 

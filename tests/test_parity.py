@@ -60,7 +60,13 @@ def compare(case, ours, ref_model, state_atol=STATE_ATOL, rel_tol=REL_TOL):
     assert set(final_ref) == set(ours.final_states)
     for name, ref in final_ref.items():
         got = ours.final_states[name][act]
-        if name in ("hlr", "he"):
+        if name == "hi" and ours.parameters["ci"][act].min() < 1e-3:
+            # without the interception adjustment (daily steps) ci is 1e-6 mm: the level is then the ratio
+            # of two float32 round-off errors in the reference (any value in [0, 1]); compare the water
+            # it stores, hi ci, in mm instead
+            ci = ours.parameters["ci"][act]
+            np.testing.assert_allclose(got * ci, ref[act] * ci, rtol=0, atol=state_atol, err_msg=name)
+        elif skhydro.structures.variable(name).unit == "mm":
             # in mm, not normalised: 1e-5 of the field's scale, the same criterion as for the levels in
             # [0, 1]. (At the end of the Cance period flows are low and the float32 cancellation of the
             # reference's transfer outflow gives cell discharges ~1e-5-5e-5 apart, so cells with a small

@@ -76,7 +76,7 @@ cdef inline void gr4_step_b(
     const double* tape, Py_ssize_t tstride,
     double q_b,
     double* hi_b, double* hp_b, double* ht_b,
-    double* ci_b, double* cp_b, double* ct_b, double* kexc_b, double* aexc_b,
+    double* ci_b, double* cp_b, double* ct_b, double* kexc_b, double* aexc_b, double* prcp_b,
 ) noexcept nogil:
     """Reverse of :func:`gr4_step`.
 
@@ -84,7 +84,8 @@ cdef inline void gr4_step_b(
     ``q_b`` is the adjoint of the returned runoff. On entry ``hi_b, hp_b, ht_b`` hold the adjoints of the
     end-of-step states; on exit, those of the start-of-step states. Parameter adjoints are accumulated.
     Every min/max follows the branch the forward step took. ``aexc_b`` is only written with
-    ``threshold_exchange`` (it may be NULL otherwise).
+    ``threshold_exchange`` (it may be NULL otherwise). ``prcp_b`` (may be NULL) accumulates the adjoint of
+    the precipitation (the snow melt is part of it).
     """
     cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride], gt = tape[3 * tstride]
     cdef bint active = prcp >= 0.0 and pet >= 0.0
@@ -122,4 +123,4 @@ cdef inline void gr4_step_b(
         kexc_b[0] += lexc_b * ht * ht * ht * sh
         ht_b[0] += lexc_b * kexc * 3.5 * ht * ht * sh
     production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, pr_b, pr_b, hp_b, &pn_b, &en_b, cp_b)
-    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b)
+    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b, prcp_b)

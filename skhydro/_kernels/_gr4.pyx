@@ -39,10 +39,12 @@ def gr4_series_b(const double[::1] prcp, const double[::1] pet,
     """Reverse of :func:`gr4_series` (one cell).
 
     ``q_b`` (ntime,) is the adjoint of the runoff series, ``states_b`` (3,) that of the final
-    (hi, hp, ht). Returns ``(params_b, states0_b)``: gradients with respect to (ci, cp, ct, kexc) (and
-    aexc for GR5) and the initial (hi, hp, ht).
+    (hi, hp, ht). Returns ``(params_b, states0_b, prcp_b)``: gradients with respect to (ci, cp, ct, kexc)
+    (and aexc for GR5), the initial (hi, hp, ht) and the precipitation series.
     """
     cdef Py_ssize_t n = prcp.shape[0], t
+    prcp_b = np.zeros(n)
+    cdef double[::1] prcp_b_v = prcp_b
     cdef bint e5 = aexc is not None
     cdef double a = aexc if e5 else 0.0, aexc_b = 0.0
     tape = np.empty((GR4_NTAPE, n))
@@ -58,6 +60,6 @@ def gr4_series_b(const double[::1] prcp, const double[::1] pet,
     cdef double ci_b = 0.0, cp_b = 0.0, ct_b = 0.0, kexc_b = 0.0
     for t in range(n - 1, -1, -1):
         gr4_step_b(prcp[t], pet[t], ci, cp, ct, kexc, a, e5, beta, st_v[0, t], st_v[1, t], st_v[2, t],
-                   &tape_v[0, t], n, q_b[t], &hi_b, &hp_b, &ht_b, &ci_b, &cp_b, &ct_b, &kexc_b, &aexc_b)
+                   &tape_v[0, t], n, q_b[t], &hi_b, &hp_b, &ht_b, &ci_b, &cp_b, &ct_b, &kexc_b, &aexc_b, &prcp_b_v[t])
     params_b = [ci_b, cp_b, ct_b, kexc_b] + ([aexc_b] if e5 else [])
-    return np.array(params_b), np.array([hi_b, hp_b, ht_b])
+    return np.array(params_b), np.array([hi_b, hp_b, ht_b]), prcp_b

@@ -62,7 +62,7 @@ cdef inline void gr6_step_b(
     double hi, double hp, double ht, double he,
     const double* tape, Py_ssize_t tstride, double q_b,
     double* hi_b, double* hp_b, double* ht_b, double* he_b,
-    double* ci_b, double* cp_b, double* ct_b, double* be_b, double* kexc_b, double* aexc_b,
+    double* ci_b, double* cp_b, double* ct_b, double* be_b, double* kexc_b, double* aexc_b, double* prcp_b,
 ) noexcept nogil:
     """Reverse of :func:`gr6_step` (conventions of ``gr4_step_b``)."""
     cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride], gt = tape[3 * tstride]
@@ -90,4 +90,4 @@ cdef inline void gr6_step_b(
     ht_b[0] += lexc_b * kexc
     aexc_b[0] -= lexc_b * kexc
     production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, r_b, r_b, hp_b, &pn_b, &en_b, cp_b)
-    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b)
+    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b, prcp_b)

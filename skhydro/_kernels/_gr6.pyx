@@ -25,8 +25,10 @@ def gr6_series(const double[::1] prcp, const double[::1] pet, double ci, double 
 def gr6_series_b(const double[::1] prcp, const double[::1] pet, double ci, double cp, double ct, double be,
                  double kexc, double aexc, double beta, double hi, double hp, double ht, double he,
                  const double[::1] q_b, const double[::1] states_b):
-    """Reverse of :func:`gr6_series`: ``(params_b (ci, cp, ct, be, kexc, aexc), states0_b (hi, hp, ht, he))``."""
+    """Reverse of :func:`gr6_series`: ``(params_b (ci, cp, ct, be, kexc, aexc), states0_b (hi, hp, ht, he), prcp_b)``."""
     cdef Py_ssize_t n = prcp.shape[0], t
+    prcp_b = np.zeros(n)
+    cdef double[::1] prcp_b_v = prcp_b
     tape = np.empty((GR6_NTAPE, n))
     st = np.empty((4, n))
     cdef double[:, ::1] tape_v = tape
@@ -39,5 +41,5 @@ def gr6_series_b(const double[::1] prcp, const double[::1] pet, double ci, doubl
     for t in range(n - 1, -1, -1):
         gr6_step_b(prcp[t], pet[t], ci, cp, ct, be, kexc, aexc, beta, st_v[0, t], st_v[1, t], st_v[2, t],
                    st_v[3, t], &tape_v[0, t], n, q_b[t], &hi_b, &hp_b, &ht_b, &he_b,
-                   &ci_b, &cp_b, &ct_b, &be_b, &kexc_b, &aexc_b)
-    return np.array([ci_b, cp_b, ct_b, be_b, kexc_b, aexc_b]), np.array([hi_b, hp_b, ht_b, he_b])
+                   &ci_b, &cp_b, &ct_b, &be_b, &kexc_b, &aexc_b, &prcp_b_v[t])
+    return np.array([ci_b, cp_b, ct_b, be_b, kexc_b, aexc_b]), np.array([hi_b, hp_b, ht_b, he_b]), prcp_b

@@ -1,8 +1,12 @@
 # Building blocks of the GR structures, forward and reverse (../shared/spec/forward.md §6.1): the
 # interception store I, the production store P and the transfer store T5, on normalised levels. Each
 # structure's point function (_gr4.pxd, _grc.pxd, _grd.pxd) chains them with its exchange and split.
-from libc.math cimport exp, log, tanh
+from libc.math cimport cbrt, exp, log, tanh
 from skhydro._kernels._common cimport dmin, dmax, inv_fourth_root
+
+
+cdef inline double inv_cube_root(double x) noexcept nogil:
+    return 1.0 / cbrt(x)
 
 
 cdef inline double pow5(double x) noexcept nogil:
@@ -37,20 +41,44 @@ cdef inline InterceptionRecord interception_recompute(double prcp, double pet, d
 
 
 cdef inline void interception_b(InterceptionRecord* r, double prcp, double ci, double hi, double pn_b, double en_b,
-                                double* hi_b, double* ci_b) noexcept nogil:
-    """Reverse of :func:`interception` from the start level ``hi``; ``hi_b`` in: end level, out: start."""
+                                double* hi_b, double* ci_b, double* prcp_b) noexcept nogil:
+    """Reverse of :func:`interception` from the start level ``hi``; ``hi_b`` in: end level, out: start.
+    ``prcp_b`` (may be NULL) accumulates the adjoint of the precipitation."""
     cdef double hi_new_b = hi_b[0], hi_acc = hi_new_b
     cdef double ei_b = -hi_new_b / ci - en_b
+    cdef double p_b = hi_new_b / ci
     pn_b -= hi_new_b / ci
     ci_b[0] -= hi_new_b * (prcp - r.ei - r.pn) / (ci * ci)
     if r.pn_open:
         ci_b[0] -= pn_b * (1.0 - hi)
         hi_acc += pn_b * ci
         ei_b -= pn_b
+        p_b += pn_b
     if not r.ei_is_pet:
         hi_acc += ei_b * ci
         ci_b[0] += ei_b * hi
+        p_b += ei_b
     hi_b[0] = hi_acc
+    if prcp_b != NULL:
+        prcp_b[0] += p_b
+
+
+cdef inline void no_store(double prcp, double pet, double* ei, double* pn, double* en) noexcept nogil:
+    """grd and loieau have no interception store: the PET first evaporates the rain."""
+    ei[0] = dmin(pet, prcp)
+    pn[0] = dmax(0.0, prcp - ei[0])
+    en[0] = pet - ei[0]
+
+
+cdef inline void no_store_b(double prcp, double pet, double pn_b, double en_b, double* prcp_b) noexcept nogil:
+    """Reverse of :func:`no_store`: accumulates the adjoint of the precipitation into ``prcp_b`` (if not
+    NULL); pn = max(0, P - E) when the rain exceeds the PET, else en = E - P."""
+    if prcp_b == NULL:
+        return
+    if pet < prcp:
+        prcp_b[0] += pn_b
+    else:
+        prcp_b[0] -= en_b
 
 
 # ---------------------------------------------------------------------------------- production store
@@ -205,6 +233,47 @@ cdef inline double transfer_store_b(double h, double c, double x, bint prcp_miss
         hs_b = 0.0
     if prcp_missing:
         h_b[0] = hs_b * pow5(r)  # d(h (1 - h^4)^(-1/4))/dh = r^5
+        return 0.0
+    h_b[0] = hs_b
+    x_b = hs_b / c
+    c_b[0] -= x_b * x / c
+    return x_b
+
+
+# ------------------------------------------------------------------------- transfer store, exponent 4
+cdef inline double transfer_store4(double* h, double c, double x, bint prcp_missing, double* g) noexcept nogil:
+    """Transfer store with exponent 4 (T4, loieau): h <- ((h c)^-3 + c^-3)^(-1/3) / c, i.e.
+    h <- h / (1 + h^3)^(1/3) on the normalised level. ``g`` receives (1 + h*^3)^(-1/3)."""
+    cdef double hstar
+    if prcp_missing:  # the inflow that leaves the level unchanged: h / (1 - h^3)^(1/3) before the outflow
+        hstar = dmax(1e-6, h[0] * inv_cube_root(1.0 - h[0] * h[0] * h[0]))
+    else:
+        hstar = dmax(1e-6, h[0] + x / c)
+    g[0] = inv_cube_root(1.0 + hstar * hstar * hstar)
+    h[0] = hstar * g[0]
+    return (hstar - h[0]) * c
+
+
+cdef inline double transfer_store4_b(double h, double c, double x, bint prcp_missing, double g, double q_b,
+                                     double* h_b, double* c_b) noexcept nogil:
+    """Reverse of :func:`transfer_store4` (conventions of :func:`transfer_store_b`)."""
+    cdef double r = 0.0, hs_raw, hs, h_new, hs_b, x_b, g4
+    if prcp_missing:
+        r = inv_cube_root(1.0 - h * h * h)
+        hs_raw = h * r
+    else:
+        hs_raw = h + x / c
+    hs = dmax(1e-6, hs_raw)
+    h_new = hs * g
+    c_b[0] += q_b * (hs - h_new)
+    g4 = g * g
+    g4 = g4 * g4
+    hs_b = q_b * c + (h_b[0] - q_b * c) * g4  # d(h g(h))/dh = g^4
+    if 1e-6 > hs_raw:
+        hs_b = 0.0
+    if prcp_missing:
+        r = r * r
+        h_b[0] = hs_b * r * r  # d(h (1 - h^3)^(-1/3))/dh = r^4
         return 0.0
     h_b[0] = hs_b
     x_b = hs_b / c

@@ -66,7 +66,7 @@ cdef inline void grc_step_b(
     double hi, double hp, double ht, double hl,
     const double* tape, Py_ssize_t tstride, double q_b,
     double* hi_b, double* hp_b, double* ht_b, double* hl_b,
-    double* ci_b, double* cp_b, double* ct_b, double* cl_b, double* kexc_b,
+    double* ci_b, double* cp_b, double* ct_b, double* cl_b, double* kexc_b, double* prcp_b,
 ) noexcept nogil:
     """Reverse of :func:`grc_step` (conventions of ``gr4_step_b``)."""
     cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride]
@@ -95,4 +95,4 @@ cdef inline void grc_step_b(
     kexc_b[0] += lexc_b * ht * ht * ht * sh
     ht_b[0] += lexc_b * kexc * 3.5 * ht * ht * sh
     production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, r_b, r_b, hp_b, &pn_b, &en_b, cp_b)
-    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b)
+    interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b, prcp_b)

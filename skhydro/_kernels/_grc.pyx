@@ -24,8 +24,10 @@ def grc_series(const double[::1] prcp, const double[::1] pet, double ci, double 
 def grc_series_b(const double[::1] prcp, const double[::1] pet, double ci, double cp, double ct, double cl,
                  double kexc, double hi, double hp, double ht, double hl, const double[::1] q_b,
                  const double[::1] states_b):
-    """Reverse of :func:`grc_series`: ``(params_b (ci, cp, ct, cl, kexc), states0_b (hi, hp, ht, hl))``."""
+    """Reverse of :func:`grc_series`: ``(params_b (ci, cp, ct, cl, kexc), states0_b (hi, hp, ht, hl), prcp_b)``."""
     cdef Py_ssize_t n = prcp.shape[0], t
+    prcp_b = np.zeros(n)
+    cdef double[::1] prcp_b_v = prcp_b
     tape = np.empty((GRC_NTAPE, n))
     st = np.empty((4, n))
     cdef double[:, ::1] tape_v = tape
@@ -37,5 +39,5 @@ def grc_series_b(const double[::1] prcp, const double[::1] pet, double ci, doubl
     cdef double ci_b = 0.0, cp_b = 0.0, ct_b = 0.0, cl_b = 0.0, kexc_b = 0.0
     for t in range(n - 1, -1, -1):
         grc_step_b(prcp[t], pet[t], ci, cp, ct, cl, kexc, st_v[0, t], st_v[1, t], st_v[2, t], st_v[3, t],
-                   &tape_v[0, t], n, q_b[t], &hi_b, &hp_b, &ht_b, &hl_b, &ci_b, &cp_b, &ct_b, &cl_b, &kexc_b)
-    return np.array([ci_b, cp_b, ct_b, cl_b, kexc_b]), np.array([hi_b, hp_b, ht_b, hl_b])
+                   &tape_v[0, t], n, q_b[t], &hi_b, &hp_b, &ht_b, &hl_b, &ci_b, &cp_b, &ct_b, &cl_b, &kexc_b, &prcp_b_v[t])
+    return np.array([ci_b, cp_b, ct_b, cl_b, kexc_b]), np.array([hi_b, hp_b, ht_b, hl_b]), prcp_b

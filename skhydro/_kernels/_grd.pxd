@@ -2,9 +2,9 @@
 #
 # Equations: ../shared/spec/forward.md §6.1-6.2: no interception store (ei = min(E, P)), production P with
 # the percolation constant 1000, no exchange, everything through the transfer store T5 (prr = pr + perc).
-from skhydro._kernels._common cimport dmin, dmax
 from skhydro._kernels._gr_blocks cimport (
-    ProductionRecord, production, production_recompute, production_b, transfer_store, transfer_store_b,
+    no_store, no_store_b, ProductionRecord, production, production_recompute, production_b,
+    transfer_store, transfer_store_b,
 )
 
 # Fluxes: ei, pn, en, pr, perc, ps, es, prr, qr (qt is added by the driver). Tape: as GR4.
@@ -21,9 +21,7 @@ cdef inline double grd_step(
     """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
     cdef double ei = 0.0, pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, prr = 0.0, qr, gt
     if prcp >= 0.0 and pet >= 0.0:
-        ei = dmin(pet, prcp)
-        pn = dmax(0.0, prcp - ei)
-        en = pet - ei
+        no_store(prcp, pet, &ei, &pn, &en)
         production(pn, en, cp, GRD_BETA, hp, &ps, &es, &pr, &perc, tape, tstride)
         prr = pr + perc
     elif tape != NULL:
@@ -49,7 +47,7 @@ cdef inline double grd_step(
 cdef inline void grd_step_b(
     double prcp, double pet, double cp, double ct, double hp, double ht,
     const double* tape, Py_ssize_t tstride, double q_b,
-    double* hp_b, double* ht_b, double* cp_b, double* ct_b,
+    double* hp_b, double* ht_b, double* cp_b, double* ct_b, double* prcp_b,
 ) noexcept nogil:
     """Reverse of :func:`grd_step` (conventions of ``gr4_step_b``)."""
     cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride], gt = tape[3 * tstride]
@@ -57,11 +55,10 @@ cdef inline void grd_step_b(
     cdef double ei, pn = 0.0, en = 0.0, prr = 0.0, prr_b, pn_b = 0.0, en_b = 0.0
     cdef ProductionRecord rec
     if active:
-        ei = dmin(pet, prcp)
-        pn = dmax(0.0, prcp - ei)
-        en = pet - ei
+        no_store(prcp, pet, &ei, &pn, &en)
         rec = production_recompute(pn, en, cp, hp, tp, te, gp)
         prr = rec.pr + rec.perc
     prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
-    if active:  # pn and en depend on the forcings only
+    if active:
         production_b(&rec, pn, en, cp, hp, tp, te, gp, prr_b, prr_b, hp_b, &pn_b, &en_b, cp_b)
+        no_store_b(prcp, pet, pn_b, en_b, prcp_b)

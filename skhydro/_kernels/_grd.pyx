@@ -24,8 +24,10 @@ def grd_series(const double[::1] prcp, const double[::1] pet, double cp, double 
 
 def grd_series_b(const double[::1] prcp, const double[::1] pet, double cp, double ct, double hp, double ht,
                  const double[::1] q_b, const double[::1] states_b):
-    """Reverse of :func:`grd_series`: ``(params_b (cp, ct), states0_b (hp, ht))``."""
+    """Reverse of :func:`grd_series`: ``(params_b (cp, ct), states0_b (hp, ht), prcp_b)``."""
     cdef Py_ssize_t n = prcp.shape[0], t
+    prcp_b = np.zeros(n)
+    cdef double[::1] prcp_b_v = prcp_b
     tape = np.empty((GRD_NTAPE, n))
     st = np.empty((2, n))
     cdef double[:, ::1] tape_v = tape
@@ -37,5 +39,5 @@ def grd_series_b(const double[::1] prcp, const double[::1] pet, double cp, doubl
     cdef double hp_b = states_b[0], ht_b = states_b[1], cp_b = 0.0, ct_b = 0.0
     for t in range(n - 1, -1, -1):
         grd_step_b(prcp[t], pet[t], cp, ct, st_v[0, t], st_v[1, t], &tape_v[0, t], n, q_b[t],
-                   &hp_b, &ht_b, &cp_b, &ct_b)
-    return np.array([cp_b, ct_b]), np.array([hp_b, ht_b])
+                   &hp_b, &ht_b, &cp_b, &ct_b, &prcp_b_v[t])
+    return np.array([cp_b, ct_b]), np.array([hp_b, ht_b]), prcp_b

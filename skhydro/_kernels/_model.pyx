@@ -24,6 +24,8 @@ from skhydro._kernels._gr4 cimport gr4_step, gr4_step_b, GR4_NFLUX, GR4_NTAPE
 from skhydro._kernels._grd cimport grd_step, grd_step_b, GRD_NFLUX, GRD_NTAPE
 from skhydro._kernels._grc cimport grc_step, grc_step_b, GRC_NFLUX, GRC_NTAPE
 from skhydro._kernels._gr6 cimport gr6_step, gr6_step_b, GR6_NFLUX, GR6_NTAPE
+from skhydro._kernels._loieau cimport loieau_step, loieau_step_b, LOIEAU_NFLUX, LOIEAU_NTAPE
+from skhydro._kernels._snow cimport ssn_step, ssn_step_b, SSN_NFLUX
 from skhydro._kernels._routing cimport (
     ROUTING_ZERO, ROUTING_LAG0, ROUTING_LR, ROUTING_KW, upstream_sum, lr_cell, lr_cell_b, kw_cell, kw_cell_b,
 )
@@ -34,27 +36,41 @@ cdef enum:
     HYDRO_GRD = 3
     HYDRO_GRC = 4
     HYDRO_GR6 = 5
+    HYDRO_LOIEAU = 6
+    SNOW_ZERO = 0
+    SNOW_SSN = 1
 
 # Routing levels smaller than this are routed by one thread: waking threads costs more than they save.
 cdef Py_ssize_t MIN_PARALLEL_LEVEL = 2048
 
-HYDRO_CODES = {"gr4": HYDRO_GR4, "gr5": HYDRO_GR5, "grd": HYDRO_GRD, "grc": HYDRO_GRC, "gr6": HYDRO_GR6}
+SNOW_CODES = {"zero": SNOW_ZERO, "ssn": SNOW_SSN}
+HYDRO_CODES = {"gr4": HYDRO_GR4, "gr5": HYDRO_GR5, "grd": HYDRO_GRD, "grc": HYDRO_GRC, "gr6": HYDRO_GR6,
+               "loieau": HYDRO_LOIEAU}
 ROUTING_CODES = {"zero": ROUTING_ZERO, "lag0": ROUTING_LAG0, "lr": ROUTING_LR, "kw": ROUTING_KW}
-HYDRO_NFLUX = {"gr4": GR4_NFLUX, "gr5": GR4_NFLUX, "grd": GRD_NFLUX, "grc": GRC_NFLUX, "gr6": GR6_NFLUX}
-HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE, "grd": GRD_NTAPE, "grc": GRC_NTAPE, "gr6": GR6_NTAPE}
+SNOW_NFLUX = {"zero": 0, "ssn": SSN_NFLUX}
+SNOW_NPARAM = {"zero": 0, "ssn": 1}    # kmlt
+SNOW_NSTATE = {"zero": 0, "ssn": 1}    # hs
+HYDRO_NFLUX = {"gr4": GR4_NFLUX, "gr5": GR4_NFLUX, "grd": GRD_NFLUX, "grc": GRC_NFLUX, "gr6": GR6_NFLUX,
+               "loieau": LOIEAU_NFLUX}
+HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE, "grd": GRD_NTAPE, "grc": GRC_NTAPE, "gr6": GR6_NTAPE,
+               "loieau": LOIEAU_NTAPE}
 ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 2}
 
 
 cdef struct Model:
+    int snow
     int hydro
     int routing
     Py_ssize_t nac
-    Py_ssize_t hydro_nflux       # internal fluxes of the hydrological operator (qt excluded)
-    Py_ssize_t nhs               # hydrological states
+    Py_ssize_t hydro_nflux       # internal fluxes of the snow and hydrological operators (qt excluded)
+    Py_ssize_t nsnow_flux        # the snow operator's share of them (written first)
+    Py_ssize_t nsnow_param       # leading rows of hparams that belong to the snow operator
+    Py_ssize_t nsnow_state       # leading rows of the hydrological states that belong to the snow operator
+    Py_ssize_t nhs               # snow and hydrological states
     Py_ssize_t nrs               # routing states
     double dt
     double beta
-    const double* hparams        # (n_hydro_params, nac)
+    const double* hparams        # (n_snow_params + n_hydro_params, nac)
     const double* rparams        # (n_routing_params, nac)
     const double* qt_factor      # mm/dt -> m3/s
     const double* area_up        # upstream area, m2 (lr)
@@ -73,6 +89,8 @@ cdef struct Step:
     # routed discharge; qt_prev and q_prev are the previous step's (the kinematic wave needs them).
     const double* prcp
     const double* pet
+    const double* snow           # NULL without a snow operator
+    const double* temp
     double* hstates              # (nhs, nac)
     double* rstates              # (nrs, nac)
     double* qt
@@ -100,20 +118,31 @@ cdef struct Adjoint:
 
 # ------------------------------------------------------------------------------------------ forward
 cdef inline double local_runoff(Model* m, Step* s, Py_ssize_t k, double* f, double* tp) noexcept nogil:
-    """Runoff (mm) of cell ``k`` from the structure's point function; states advance in place."""
+    """Runoff (mm) of cell ``k``: the snow operator's melt joins the rain, then the hydrological point
+    function; states advance in place."""
     cdef Py_ssize_t n = m.nac
-    cdef const double* p = m.hparams
-    cdef double* st = s.hstates
+    cdef const double* p = m.hparams + m.nsnow_param * n
+    cdef double* st = s.hstates + m.nsnow_state * n
+    cdef double prcp = s.prcp[k], mlt
+    if m.snow == SNOW_SSN:
+        mlt = ssn_step(s.snow[k], s.temp[k], m.hparams[k], s.hstates + k)
+        prcp = prcp + mlt  # before the missing-data test (a missing rain usually stays negative)
+        if f != NULL:
+            f[0] = mlt
+    if f != NULL:
+        f = f + m.nsnow_flux * n
     if m.hydro == HYDRO_GR4 or m.hydro == HYDRO_GR5:
-        return gr4_step(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k],
+        return gr4_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k],
                         p[4 * n + k] if m.hydro == HYDRO_GR5 else 0.0, m.hydro == HYDRO_GR5, m.beta,
                         st + k, st + n + k, st + 2 * n + k, f, n, tp, n)
     if m.hydro == HYDRO_GRD:
-        return grd_step(s.prcp[k], s.pet[k], p[k], p[n + k], st + k, st + n + k, f, n, tp, n)
+        return grd_step(prcp, s.pet[k], p[k], p[n + k], st + k, st + n + k, f, n, tp, n)
     if m.hydro == HYDRO_GRC:
-        return grc_step(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k],
+        return grc_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k],
                         st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
-    return gr6_step(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
+    if m.hydro == HYDRO_LOIEAU:
+        return loieau_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], m.beta, st + k, st + n + k, f, n, tp, n)
+    return gr6_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
                     m.beta, st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
 
 
@@ -171,37 +200,50 @@ cdef void model_step(Model* m, Step* s) noexcept nogil:
 
 
 # ------------------------------------------------------------------------------------------ reverse
-cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
-    # s.hstates holds the states at the start of the step (from the tape)
-    cdef Py_ssize_t k, n = m.nac
-    cdef const double* p = m.hparams
-    cdef const double* st = s.hstates
-    cdef double* pb = a.hparams_b
-    cdef double* sb = a.hstates_b
+cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:
+    """Reverse of :func:`local_runoff` for cell ``k``; ``s.hstates`` holds the states at the start of the step."""
+    cdef Py_ssize_t n = m.nac
+    cdef const double* p = m.hparams + m.nsnow_param * n
+    cdef const double* st = s.hstates + m.nsnow_state * n
+    cdef double* pb = a.hparams_b + m.nsnow_param * n
+    cdef double* sb = a.hstates_b + m.nsnow_state * n
+    cdef double q_b = a.qt_b[k] * m.qt_factor[k]
+    cdef double prcp = s.prcp[k], hs, prcp_b = 0.0
+    cdef double* prcp_bp = NULL
     cdef bint gr5 = m.hydro == HYDRO_GR5
+    if m.snow == SNOW_SSN:
+        hs = s.hstates[k]
+        prcp = prcp + ssn_step(s.snow[k], s.temp[k], m.hparams[k], &hs)
+        prcp_bp = &prcp_b
     if m.hydro == HYDRO_GR4 or gr5:
-        for k in range(k0, k1):
-            gr4_step_b(
-                s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
-                gr5, m.beta, st[k], st[n + k], st[2 * n + k], s.htape + k, n, a.qt_b[k] * m.qt_factor[k],
-                sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k,
-                pb + 4 * n + k if gr5 else NULL)
+        gr4_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
+                   gr5, m.beta, st[k], st[n + k], st[2 * n + k], s.htape + k, n, q_b,
+                   sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k,
+                   pb + 4 * n + k if gr5 else NULL, prcp_bp)
     elif m.hydro == HYDRO_GRD:
-        for k in range(k0, k1):
-            grd_step_b(s.prcp[k], s.pet[k], p[k], p[n + k], st[k], st[n + k], s.htape + k, n,
-                       a.qt_b[k] * m.qt_factor[k], sb + k, sb + n + k, pb + k, pb + n + k)
+        grd_step_b(prcp, s.pet[k], p[k], p[n + k], st[k], st[n + k], s.htape + k, n, q_b,
+                   sb + k, sb + n + k, pb + k, pb + n + k, prcp_bp)
     elif m.hydro == HYDRO_GRC:
-        for k in range(k0, k1):
-            grc_step_b(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k],
-                       st[k], st[n + k], st[2 * n + k], st[3 * n + k], s.htape + k, n, a.qt_b[k] * m.qt_factor[k],
-                       sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
-                       pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k)
+        grc_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k],
+                   st[k], st[n + k], st[2 * n + k], st[3 * n + k], s.htape + k, n, q_b,
+                   sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
+                   pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k, prcp_bp)
     elif m.hydro == HYDRO_GR6:
-        for k in range(k0, k1):
-            gr6_step_b(s.prcp[k], s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
-                       m.beta, st[k], st[n + k], st[2 * n + k], st[3 * n + k], s.htape + k, n,
-                       a.qt_b[k] * m.qt_factor[k], sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
-                       pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k, pb + 5 * n + k)
+        gr6_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
+                   m.beta, st[k], st[n + k], st[2 * n + k], st[3 * n + k], s.htape + k, n, q_b,
+                   sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
+                   pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k, pb + 5 * n + k, prcp_bp)
+    elif m.hydro == HYDRO_LOIEAU:
+        loieau_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], m.beta, st[k], st[n + k], s.htape + k, n, q_b,
+                      sb + k, sb + n + k, pb + k, pb + n + k, pb + 2 * n + k, prcp_bp)
+    if m.snow == SNOW_SSN:  # the melt's adjoint is that of the rain it joined
+        ssn_step_b(s.snow[k], s.temp[k], m.hparams[k], s.hstates[k], prcp_b, a.hstates_b + k, a.hparams_b + k)
+
+
+cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    cdef Py_ssize_t k
+    for k in range(k0, k1):
+        local_runoff_b(m, s, a, k)
 
 
 cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:
@@ -263,11 +305,14 @@ cdef class ModelKernel:
 
     Parameters
     ----------
-    hydro, routing : str
+    snow_module, hydro, routing : str
         Module names.
     prcp, pet : (ntime, nac) forcings, mm per step (< 0: missing).
-    hparams, rparams : (n, nac) hydrological and routing parameters (rparams may have zero rows).
-    n_hstates, n_rstates : number of hydrological and routing states.
+    snow, temp : (ntime, nac) snowfall (mm per step, < 0: missing) and temperature (°C, <= -99: missing)
+        for a snow operator; arrays with zero rows otherwise.
+    hparams, rparams : (n, nac) parameters of the snow and hydrological operators (snow first), and of the
+        routing (rparams may have zero rows).
+    n_hstates, n_rstates : number of snow + hydrological states and of routing states.
     qt_factor, area_up, dt_over_dx : (nac,) unit conversion, upstream area (m2) and dt / dx.
     up_ptr, up_idx : upstream neighbours in CSR form.
     level_ptr : start of each routing level in the cell vector, plus nac.
@@ -279,12 +324,12 @@ cdef class ModelKernel:
     cdef Model m
     cdef int hydro_nflux
     cdef Py_ssize_t hydro_ntape, routing_ntape, ntime
-    cdef const double[:, ::1] prcp, pet, hparams, rparams
+    cdef const double[:, ::1] prcp, pet, snow, temp, hparams, rparams
     cdef const double[::1] qt_factor, area_up, dt_over_dx
     cdef const int[::1] up_ptr, up_idx, level_ptr, gauge_idx
 
-    def __init__(self, str hydro, str routing, const double[:, ::1] prcp, const double[:, ::1] pet,
-                 const double[:, ::1] hparams, const double[:, ::1] rparams,
+    def __init__(self, str snow_module, str hydro, str routing, const double[:, ::1] prcp, const double[:, ::1] pet,
+                 const double[:, ::1] snow, const double[:, ::1] temp, const double[:, ::1] hparams, const double[:, ::1] rparams,
                  Py_ssize_t n_hstates, Py_ssize_t n_rstates,
                  const double[::1] qt_factor, const double[::1] area_up, const double[::1] dt_over_dx,
                  const int[::1] up_ptr, const int[::1] up_idx, const int[::1] level_ptr,
@@ -292,13 +337,23 @@ cdef class ModelKernel:
                  int num_threads=1):
         # keep references: the Model struct points into these buffers
         self.prcp, self.pet, self.hparams, self.rparams = prcp, pet, hparams, rparams
+        self.snow, self.temp = snow, temp
+        if SNOW_CODES[snow_module] != SNOW_ZERO and (snow.shape[0] != prcp.shape[0] or temp.shape[0] != prcp.shape[0]
+                                                     or snow.shape[1] != prcp.shape[1] or temp.shape[1] != prcp.shape[1]):
+            raise ValueError("the snow operator needs snowfall and temperature shaped like prcp")
+        if hparams.shape[0] < SNOW_NPARAM[snow_module] or n_hstates < SNOW_NSTATE[snow_module]:
+            raise ValueError("parameters or states do not match the snow operator")
         self.qt_factor, self.area_up, self.dt_over_dx = qt_factor, area_up, dt_over_dx
         self.up_ptr, self.up_idx, self.level_ptr, self.gauge_idx = up_ptr, up_idx, level_ptr, gauge_idx
         self.ntime = prcp.shape[0]
-        self.hydro_nflux = HYDRO_NFLUX[hydro]
+        self.hydro_nflux = SNOW_NFLUX[snow_module] + HYDRO_NFLUX[hydro]
         self.hydro_ntape = HYDRO_NTAPE[hydro]
         self.routing_ntape = ROUTING_NTAPE[routing]
         m = &self.m
+        m.snow = SNOW_CODES[snow_module]
+        m.nsnow_flux = SNOW_NFLUX[snow_module]
+        m.nsnow_param = SNOW_NPARAM[snow_module]
+        m.nsnow_state = SNOW_NSTATE[snow_module]
         m.hydro = HYDRO_CODES[hydro]
         m.hydro_nflux = self.hydro_nflux
         m.routing = ROUTING_CODES[routing]
@@ -337,6 +392,14 @@ cdef class ModelKernel:
         if hstates.shape[1] != nac or (self.m.nrs and rstates.shape[1] != nac) or buffers.shape[1] != nac:
             raise ValueError("state arrays do not match the number of active cells")
 
+    cdef inline void _snow_forcings(self, Step* s, Py_ssize_t t) noexcept nogil:
+        if self.m.snow != SNOW_ZERO:
+            s.snow = &self.snow[t, 0]
+            s.temp = &self.temp[t, 0]
+        else:
+            s.snow = NULL
+            s.temp = NULL
+
     cdef void _advance(self, Py_ssize_t t0, Py_ssize_t t1, double* hstates, double* rstates, double* buffers,
                        double* work, double* q_gauge, double* q_cells, double* fluxes) noexcept nogil:
         """Steps [t0, t1) in place; per-step outputs (gauges, optional cells and fluxes) from row 0."""
@@ -357,6 +420,7 @@ cdef class ModelKernel:
         for t in range(t0, t1):
             s.prcp = &self.prcp[t, 0]
             s.pet = &self.pet[t, 0]
+            self._snow_forcings(&s, t)
             if fluxes != NULL:
                 s.fluxes = fluxes + (t - t0) * nflux_all
                 s.qup_out = s.fluxes + (self.hydro_nflux + 1) * nac
@@ -425,6 +489,7 @@ cdef class ModelKernel:
                 memcpy(&tape[j, nhs, 0], rstates, nrs * nac * sizeof(double))
             s.prcp = &self.prcp[t, 0]
             s.pet = &self.pet[t, 0]
+            self._snow_forcings(&s, t)
             s.qt = &tape[j, r_qt, 0]
             s.q = &tape[j, r_q, 0]
             s.htape = &tape[j, r_h, 0] if self.hydro_ntape > 0 else NULL
@@ -556,6 +621,7 @@ cdef class ModelKernel:
                     j = t - t0
                     s.prcp = &self.prcp[t, 0]
                     s.pet = &self.pet[t, 0]
+                    self._snow_forcings(&s, t)
                     s.hstates = &tape[j, 0, 0] if nhs > 0 else NULL
                     s.rstates = &tape[j, nhs, 0] if nrs > 0 else NULL
                     s.qt = &tape[j, r_qt, 0]

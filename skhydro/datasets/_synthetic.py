@@ -255,8 +255,20 @@ def _pet_climatology(elevation):
     return season[:, None, None] * factor[None]
 
 
+def _temperature(rng, elevation, index):
+    """Hourly air temperature (ntime, nrow, ncol), °C: a cold-season level around 5 °C at the lowest
+    cell, a diurnal cycle of ±4 °C peaking at 15:00, a smooth weather anomaly of a few degrees lasting
+    days, and a lapse rate of 6.5 °C/km."""
+    hours = index.hour.to_numpy()
+    diurnal = 4.0 * np.sin(2.0 * np.pi * (hours - 9) / 24.0)
+    anomaly = gaussian_filter(rng.standard_normal(index.size), 36.0, mode="reflect")
+    anomaly *= 3.0 / max(anomaly.std(), 1e-12)
+    lapse = -0.0065 * (elevation - elevation.min())
+    return 5.0 + (diurnal + anomaly)[:, None, None] + lapse[None]
+
+
 def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", noise=0.05, initial_states=None,
-                         return_X_y=False, periods=2, warmup=None):
+                         return_X_y=False, periods=2, warmup=None, snow=False):
     """Generate a small synthetic basin whose true parameter maps are known.
 
     The grid has 50 x 46 cells of 1 km. A hilly terrain (a bowl tilted towards one cell of the southern
@@ -294,12 +306,17 @@ def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", no
     warmup : int, optional
         Warm-up steps before the first period when ``return_X_y``; default ``n_steps // 5`` (the basin
         starts nearly dry).
+    snow : bool, default=False
+        Add a temperature field (cold-season level, diurnal cycle, weather anomalies, lapse rate) and split
+        the precipitation into rain and snow by temperature (``Forcings(prcp_partitioning=True)``); the
+        observations then come from the structure ``"ssn-gr4-kw"`` with a true melt factor ``kmlt``.
 
     Returns
     -------
     SyntheticBasin or (ObservationUnits, UnitDischarge)
         With ``mesh``, ``forcings``, ``observed``, ``true_discharge``, ``descriptors``,
-        ``true_parameters``, ``structure`` (``"zero-gr4-kw"``) and ``dem``; or ``X, y``.
+        ``true_parameters``, ``structure`` (``"zero-gr4-kw"``, or ``"ssn-gr4-kw"`` with ``snow``) and
+        ``dem``; or ``X, y``.
 
     Notes
     -----
@@ -310,7 +327,8 @@ def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", no
     * ``ct = 30 + 370 σ(2 (w - 0.5) - 5 (k - 0.3) + 2 (w - 0.5)(h - 1))`` (mm),
     * ``kexc = -0.4 + 0.6 σ(2 (h - 1) - 6 (k - 0.3))`` (mm/h),
     * ``akw = 1 + 14 σ(-1.2 (s - 2) + 2 (w - 0.5))``,
-    * ``bkw = 0.4 + 0.4 σ(0.8 (s - 2) - 4 (k - 0.3))``.
+    * ``bkw = 0.4 + 0.4 σ(0.8 (s - 2) - 4 (k - 0.3))``,
+    * with ``snow``: ``kmlt = 0.3 + 0.9 σ(3 (0.5 - w))`` (mm/°C/h; woodland shades the snowpack).
 
     The descriptor ``elevation`` plays no part in the law. ``ci`` is not a true parameter: it is adjusted
     to the forcings (:func:`skhydro.adjust_interception`), as :func:`skhydro.simulate` does when no ``ci``
@@ -348,9 +366,17 @@ def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", no
     true_parameters = _true_parameters(descriptors)
 
     prcp = _storms(rng, int(n_steps), _SHAPE)
-    forcings = Forcings(prcp, _pet_climatology(elevation), dt=3600, start=start, daily_interannual_pet=True)
+    structure = _STRUCTURE
+    if snow:
+        structure = "ssn" + _STRUCTURE[4:]
+        true_parameters["kmlt"] = 0.3 + 0.9 * _sigmoid(3.0 * (0.5 - descriptors["woodland"]))
+        stamps = pd.date_range(pd.Timestamp(start) + pd.Timedelta(hours=1), periods=int(n_steps), freq="h")
+        forcings = Forcings(prcp, _pet_climatology(elevation), dt=3600, start=start, daily_interannual_pet=True,
+                            temp=_temperature(rng, elevation, stamps), prcp_partitioning=True)
+    else:
+        forcings = Forcings(prcp, _pet_climatology(elevation), dt=3600, start=start, daily_interannual_pet=True)
 
-    q = simulate(mesh, forcings, _STRUCTURE, parameters=true_parameters, states=initial_states).discharge
+    q = simulate(mesh, forcings, structure, parameters=true_parameters, states=initial_states).discharge
     values = q.to_numpy() * np.exp(noise * rng.standard_normal(q.shape) - noise ** 2 / 2)
     longest = max(1, min(120, n_steps // 20))
     for j in range(values.shape[1]):  # two to four gaps per gauge, each up to 5 % of the period or 5 days
@@ -363,5 +389,5 @@ def make_synthetic_basin(random_state=0, *, n_steps=2000, start="2019-10-01", no
         return make_units(mesh, forcings, observed, descriptors, periods=periods,
                           warmup=n_steps // 5 if warmup is None else warmup)
     return SyntheticBasin(mesh=mesh, forcings=forcings, observed=observed, true_discharge=q,
-                          descriptors=descriptors, true_parameters=true_parameters, structure=_STRUCTURE,
+                          descriptors=descriptors, true_parameters=true_parameters, structure=structure,
                           dem=dem, initial_states=dict(initial_states or {}))
