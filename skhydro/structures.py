@@ -41,6 +41,15 @@ PARAMETERS = {v.name: v for v in [
     _var("ca", "mm", 200, (1e-6, 1000), (0, _INF), "production store capacity (loieau)"),
     _var("cc", "mm", 500, (1e-6, 1000), (0, _INF), "transfer store capacity (loieau)"),
     _var("kb", "-", 1, (1e-6, 4), (0, _INF), "runoff multiplier (loieau)"),
+    _var("b", "-", 0.1, (1e-3, 0.8), (0, _INF), "VIC infiltration shape (vic3l)"),
+    _var("cusl", "mm", 100, (10, 500), (0, _INF), "upper soil layer capacity (vic3l)"),
+    _var("cmsl", "mm", 500, (100, 2000), (0, _INF), "middle soil layer capacity (vic3l)"),
+    _var("cbsl", "mm", 2000, (100, 2000), (0, _INF), "bottom soil layer capacity (vic3l)"),
+    _var("ks", "mm/dt", 20, (1, 1e5), (0, _INF), "saturated drainage coefficient (vic3l)"),
+    _var("pbc", "-", 10, (1, 30), (0, _INF), "Brooks-Corey drainage exponent (vic3l)"),
+    _var("ds", "-", 0.01, (1e-6, 0.999999), (0, _INF), "ARNO baseflow fraction (vic3l)"),
+    _var("dsm", "mm/dt", 10, (1e-3, 1e5), (0, _INF), "maximum baseflow (vic3l)"),
+    _var("ws", "-", 0.8, (1e-6, 0.999999), (0, _INF), "ARNO moisture threshold of the bottom layer (vic3l)"),
     _var("llr", "min", 5, (1e-6, 1000), (0, _INF), "linear routing time constant (default scaled by dt/3600)"),
     _var("akw", "-", 5, (1e-3, 50), (0, _INF), "kinematic wave alpha (A = akw Q^bkw)"),
     _var("bkw", "-", 0.6, (1e-3, 1), (0, _INF), "kinematic wave beta"),
@@ -54,6 +63,10 @@ STATES = {v.name: v for v in [
     _var("he", "mm", -100, (-1000, 0), (-_INF, _INF), "exponential store level (gr6)"),
     _var("ha", "-", 0.01, (1e-6, 0.999999), (0, 1), "production store level, normalised (loieau)"),
     _var("hc", "-", 0.01, (1e-6, 0.999999), (0, 1), "transfer store level, normalised (loieau)"),
+    _var("hcl", "-", 0.01, (1e-6, 0.999999), (0, 1), "canopy store level, normalised (vic3l, 1 mm)"),
+    _var("husl", "-", 0.01, (1e-6, 0.999999), (0, 1), "upper soil layer level, normalised (vic3l)"),
+    _var("hmsl", "-", 0.01, (1e-6, 0.999999), (0, 1), "middle soil layer level, normalised (vic3l)"),
+    _var("hbsl", "-", 1e-6, (1e-6, 0.999999), (0, 1), "bottom soil layer level, normalised (vic3l)"),
     _var("hlr", "mm", 1e-6, (1e-6, 1000), (0, _INF), "linear routing store level"),
 ]}
 
@@ -91,6 +104,11 @@ HYDROLOGICAL_MODULES = {
         parameters=("ca", "cc", "kb"),
         states=("ha", "hc"),
         fluxes=("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "prd", "qr", "qd", "qt"),
+    ),
+    "vic3l": dict(
+        parameters=("b", "cusl", "cmsl", "cbsl", "ks", "pbc", "ds", "dsm", "ws"),
+        states=("hcl", "husl", "hmsl", "hbsl"),
+        fluxes=("pn", "en", "qr", "qb", "qt"),
     ),
 }
 ROUTING_MODULES = {

@@ -25,6 +25,7 @@ from skhydro._kernels._grd cimport grd_step, grd_step_b, GRD_NFLUX, GRD_NTAPE
 from skhydro._kernels._grc cimport grc_step, grc_step_b, GRC_NFLUX, GRC_NTAPE
 from skhydro._kernels._gr6 cimport gr6_step, gr6_step_b, GR6_NFLUX, GR6_NTAPE
 from skhydro._kernels._loieau cimport loieau_step, loieau_step_b, LOIEAU_NFLUX, LOIEAU_NTAPE
+from skhydro._kernels._vic3l cimport vic3l_step, vic3l_step_b, VIC3L_NFLUX, VIC3L_NTAPE
 from skhydro._kernels._snow cimport ssn_step, ssn_step_b, SSN_NFLUX
 from skhydro._kernels._routing cimport (
     ROUTING_ZERO, ROUTING_LAG0, ROUTING_LR, ROUTING_KW, upstream_sum, lr_cell, lr_cell_b, kw_cell, kw_cell_b,
@@ -37,6 +38,7 @@ cdef enum:
     HYDRO_GRC = 4
     HYDRO_GR6 = 5
     HYDRO_LOIEAU = 6
+    HYDRO_VIC3L = 7
     SNOW_ZERO = 0
     SNOW_SSN = 1
 
@@ -45,15 +47,15 @@ cdef Py_ssize_t MIN_PARALLEL_LEVEL = 2048
 
 SNOW_CODES = {"zero": SNOW_ZERO, "ssn": SNOW_SSN}
 HYDRO_CODES = {"gr4": HYDRO_GR4, "gr5": HYDRO_GR5, "grd": HYDRO_GRD, "grc": HYDRO_GRC, "gr6": HYDRO_GR6,
-               "loieau": HYDRO_LOIEAU}
+               "loieau": HYDRO_LOIEAU, "vic3l": HYDRO_VIC3L}
 ROUTING_CODES = {"zero": ROUTING_ZERO, "lag0": ROUTING_LAG0, "lr": ROUTING_LR, "kw": ROUTING_KW}
 SNOW_NFLUX = {"zero": 0, "ssn": SSN_NFLUX}
 SNOW_NPARAM = {"zero": 0, "ssn": 1}    # kmlt
 SNOW_NSTATE = {"zero": 0, "ssn": 1}    # hs
 HYDRO_NFLUX = {"gr4": GR4_NFLUX, "gr5": GR4_NFLUX, "grd": GRD_NFLUX, "grc": GRC_NFLUX, "gr6": GR6_NFLUX,
-               "loieau": LOIEAU_NFLUX}
+               "loieau": LOIEAU_NFLUX, "vic3l": VIC3L_NFLUX}
 HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE, "grd": GRD_NTAPE, "grc": GRC_NTAPE, "gr6": GR6_NTAPE,
-               "loieau": LOIEAU_NTAPE}
+               "loieau": LOIEAU_NTAPE, "vic3l": VIC3L_NTAPE}
 ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 2}
 
 
@@ -142,6 +144,10 @@ cdef inline double local_runoff(Model* m, Step* s, Py_ssize_t k, double* f, doub
                         st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
     if m.hydro == HYDRO_LOIEAU:
         return loieau_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], m.beta, st + k, st + n + k, f, n, tp, n)
+    if m.hydro == HYDRO_VIC3L:
+        return vic3l_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
+                          p[6 * n + k], p[7 * n + k], p[8 * n + k], st + k, st + n + k, st + 2 * n + k,
+                          st + 3 * n + k, f, n, tp, n)
     return gr6_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
                     m.beta, st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
 
@@ -236,6 +242,12 @@ cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noe
     elif m.hydro == HYDRO_LOIEAU:
         loieau_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], m.beta, st[k], st[n + k], s.htape + k, n, q_b,
                       sb + k, sb + n + k, pb + k, pb + n + k, pb + 2 * n + k, prcp_bp)
+    elif m.hydro == HYDRO_VIC3L:
+        vic3l_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
+                     p[6 * n + k], p[7 * n + k], p[8 * n + k], st[k], st[n + k], st[2 * n + k], st[3 * n + k],
+                     s.htape + k, n, q_b, sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
+                     pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k, pb + 5 * n + k,
+                     pb + 6 * n + k, pb + 7 * n + k, pb + 8 * n + k, prcp_bp)
     if m.snow == SNOW_SSN:  # the melt's adjoint is that of the rain it joined
         ssn_step_b(s.snow[k], s.temp[k], m.hparams[k], s.hstates[k], prcp_b, a.hstates_b + k, a.hparams_b + k)
 
