@@ -107,7 +107,9 @@ cdef inline void gr4_step_b(
         prd = 0.1 * (rec.pr + rec.perc)
 
     # ---- reverse: qd = max(0, prd + lexc), qr = T5(ht; prr)
-    prd_b = q_b if not (0.0 > prd + lexc) else 0.0
+    # at prd + l = 0 (dry steps with no exchange) either branch is exact; like the reference's adjoint, pass
+    # no derivative there
+    prd_b = q_b if prd + lexc > 0.0 else 0.0
     lexc_b = prd_b
     prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
     if not active:

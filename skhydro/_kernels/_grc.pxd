@@ -84,7 +84,9 @@ cdef inline void grc_step_b(
         prr = 0.54 * (rec.pr + rec.perc) + lexc
         prl = 0.36 * (rec.pr + rec.perc)
         prd = 0.1 * (rec.pr + rec.perc)
-    prd_b = q_b if not (0.0 > prd + lexc) else 0.0
+    # at prd + l = 0 (dry steps with no exchange) either branch is exact; like the reference's adjoint, pass
+    # no derivative there
+    prd_b = q_b if prd + lexc > 0.0 else 0.0
     lexc_b = prd_b
     prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
     prl_b = transfer_store_b(hl, cl, prl, prcp < 0.0, gl, q_b, hl_b, cl_b)

@@ -75,7 +75,7 @@ cdef inline void loieau_step_b(
     qr = (y - y * gt) * cc
     qd = dmax(0.0, prd)
     kb_b[0] += q_b * (qr + qd)
-    qd_b = kb * q_b if not (0.0 > prd) else 0.0
+    qd_b = kb * q_b if prd > 0.0 else 0.0  # at prd = 0 no derivative, as in the reference's adjoint
     prr_b = transfer_store4_b(hc, cc, prr, prcp < 0.0, gt, kb * q_b, hc_b, cc_b)
     if not active:
         return

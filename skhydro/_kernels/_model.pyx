@@ -28,7 +28,7 @@ from skhydro._kernels._loieau cimport loieau_step, loieau_step_b, LOIEAU_NFLUX, 
 from skhydro._kernels._vic3l cimport vic3l_step, vic3l_step_b, VIC3L_NFLUX, VIC3L_NTAPE
 from skhydro._kernels._snow cimport ssn_step, ssn_step_b, SSN_NFLUX
 from skhydro._kernels._routing cimport (
-    ROUTING_ZERO, ROUTING_LAG0, ROUTING_LR, ROUTING_KW, upstream_sum, lr_cell, lr_cell_b, kw_cell, kw_cell_b,
+    ROUTING_ZERO, ROUTING_LAG0, ROUTING_LR, ROUTING_KW, upstream_sum, lr_decay, lr_cell, lr_cell_b, kw_cell, kw_cell_b,
 )
 
 cdef enum:
@@ -76,6 +76,7 @@ cdef struct Model:
     const double* rparams        # (n_routing_params, nac)
     const double* qt_factor      # mm/dt -> m3/s
     const double* area_up        # upstream area, m2 (lr)
+    const double* lr_decay       # exp(-dt / (60 llr)) (lr)
     const double* dt_over_dx     # kw
     const int* up_ptr
     const int* up_idx
@@ -174,7 +175,7 @@ cdef inline void route_cell(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
     if m.routing == ROUTING_LAG0:
         s.q[k] = s.qt[k] + qup
     elif m.routing == ROUTING_LR:
-        s.q[k] = lr_cell(s.qt[k], qup, s.rstates + k, m.rparams[k], m.dt, m.area_up[k])
+        s.q[k] = lr_cell(s.qt[k], qup, s.rstates + k, m.lr_decay[k], m.dt, m.area_up[k])
     elif m.routing == ROUTING_KW:
         if s.rtape != NULL:
             tape = s.rtape + k
@@ -267,7 +268,7 @@ cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexc
         a.qt_b[k] += q_b
         qup_b = q_b
     elif m.routing == ROUTING_LR:
-        qup_b = lr_cell_b(qup, s.rstates[k], m.rparams[k], m.dt, m.area_up[k], q_b,
+        qup_b = lr_cell_b(qup, s.rstates[k], m.rparams[k], m.lr_decay[k], m.dt, m.area_up[k], q_b,
                           a.rstates_b + k, a.rparams_b + k, a.qt_b + k)
     elif m.routing == ROUTING_KW:
         qup_b = kw_cell_b(s.qt[k], s.qt_prev[k], s.q_prev[k], qup, s.q[k],
@@ -338,6 +339,7 @@ cdef class ModelKernel:
     cdef Py_ssize_t hydro_ntape, routing_ntape, ntime
     cdef const double[:, ::1] prcp, pet, snow, temp, hparams, rparams
     cdef const double[::1] qt_factor, area_up, dt_over_dx
+    cdef double[::1] lr_decay
     cdef const int[::1] up_ptr, up_idx, level_ptr, gauge_idx
 
     def __init__(self, str snow_module, str hydro, str routing, const double[:, ::1] prcp, const double[:, ::1] pet,
@@ -347,6 +349,7 @@ cdef class ModelKernel:
                  const int[::1] up_ptr, const int[::1] up_idx, const int[::1] level_ptr,
                  bint first_level_routed, const int[::1] gauge_idx, double dt, double beta,
                  int num_threads=1):
+        cdef Py_ssize_t k
         # keep references: the Model struct points into these buffers
         self.prcp, self.pet, self.hparams, self.rparams = prcp, pet, hparams, rparams
         self.snow, self.temp = snow, temp
@@ -378,6 +381,11 @@ cdef class ModelKernel:
         m.rparams = &rparams[0, 0] if rparams.shape[0] > 0 and m.nac > 0 else NULL
         m.qt_factor = &qt_factor[0] if m.nac > 0 else NULL
         m.area_up = &area_up[0] if m.nac > 0 else NULL
+        self.lr_decay = np.ones(m.nac)
+        if m.routing == ROUTING_LR:
+            for k in range(m.nac):
+                self.lr_decay[k] = lr_decay(rparams[0, k], dt)
+        m.lr_decay = &self.lr_decay[0] if m.nac > 0 else NULL
         m.dt_over_dx = &dt_over_dx[0] if m.nac > 0 else NULL
         m.up_ptr = &up_ptr[0]
         m.up_idx = &up_idx[0] if up_idx.shape[0] > 0 else NULL

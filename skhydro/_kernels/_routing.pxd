@@ -21,23 +21,30 @@ cdef inline double upstream_sum(const double* q, const int* up_idx, Py_ssize_t j
     return s
 
 
-cdef inline double lr_cell(double qt, double qup, double* hlr, double llr, double dt,
+cdef inline double lr_decay(double llr, double dt) noexcept nogil:
+    """The reservoir's decay factor over one step, exp(-dt / (60 llr)) (llr in minutes): a constant of the
+    cell that the driver forms once per run rather than once per step."""
+    return exp(-dt / (60.0 * llr))
+
+
+cdef inline double lr_cell(double qt, double qup, double* hlr, double decay, double dt,
                            double area_up) noexcept nogil:
-    """Linear reservoir on the upstream inflow; the cell's own runoff bypasses it. llr in minutes."""
+    """Linear reservoir on the upstream inflow; the cell's own runoff bypasses it. ``decay`` is
+    :func:`lr_decay` of the cell's llr."""
     cdef double hstar = hlr[0] + qup * dt / (1e-3 * area_up)
-    hlr[0] = hstar * exp(-dt / (60.0 * llr))
+    hlr[0] = hstar * decay
     return qt + (hstar - hlr[0]) * 1e-3 * area_up / dt
 
 
-cdef inline double lr_cell_b(double qup, double hlr, double llr, double dt, double area_up,
+cdef inline double lr_cell_b(double qup, double hlr, double llr, double e, double dt, double area_up,
                              double q_b, double* hlr_b, double* llr_b, double* qt_b) noexcept nogil:
     """Reverse of :func:`lr_cell` from the start-of-step level ``hlr``; returns the adjoint of ``qup``.
 
-    On entry ``hlr_b`` holds the adjoint of the end-of-step level, on exit that of the start-of-step one.
+    On entry ``hlr_b`` holds the adjoint of the end-of-step level, on exit that of the start-of-step one;
+    ``e`` is :func:`lr_decay` of ``llr``.
     """
     cdef double c = 1e-3 * area_up / dt
     cdef double hstar = hlr + qup / c
-    cdef double e = exp(-dt / (60.0 * llr))
     cdef double hstar_b = hlr_b[0] * e + q_b * c * (1.0 - e)
     cdef double e_b = (hlr_b[0] - q_b * c) * hstar
     qt_b[0] += q_b

@@ -1,7 +1,7 @@
 """Test shims for the routing point functions (the driver inlines them from ``_routing.pxd``)."""
 import numpy as np
 
-from skhydro._kernels._routing cimport lr_cell, lr_cell_b, kw_cell, kw_cell_b
+from skhydro._kernels._routing cimport lr_decay, lr_cell, lr_cell_b, kw_cell, kw_cell_b
 
 
 def lr_series(const double[::1] qt, const double[::1] qup, double llr, double dt, double area_up,
@@ -14,7 +14,7 @@ def lr_series(const double[::1] qt, const double[::1] qup, double llr, double dt
     cdef double[::1] h_v = h
     h_v[0] = hlr
     for t in range(n):
-        q_v[t] = lr_cell(qt[t], qup[t], &hlr, llr, dt, area_up)
+        q_v[t] = lr_cell(qt[t], qup[t], &hlr, lr_decay(llr, dt), dt, area_up)
         h_v[t + 1] = hlr
     return q, h
 
@@ -45,10 +45,10 @@ def lr_series_b(const double[::1] qt, const double[::1] qup, double llr, double 
     cdef double[::1] qup_b_v = qup_b
     for t in range(n):
         h_v[t] = hlr
-        lr_cell(qt[t], qup[t], &hlr, llr, dt, area_up)
+        lr_cell(qt[t], qup[t], &hlr, lr_decay(llr, dt), dt, area_up)
     cdef double hlr_b = hlr_final_b, llr_b = 0.0
     for t in range(n - 1, -1, -1):
-        qup_b_v[t] = lr_cell_b(qup[t], h_v[t], llr, dt, area_up, q_b[t], &hlr_b, &llr_b, &qt_b_v[t])
+        qup_b_v[t] = lr_cell_b(qup[t], h_v[t], llr, lr_decay(llr, dt), dt, area_up, q_b[t], &hlr_b, &llr_b, &qt_b_v[t])
     return llr_b, hlr_b, qt_b, qup_b
 
 
