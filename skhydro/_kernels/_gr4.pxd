@@ -21,6 +21,57 @@ cdef enum:
     GR4_NTAPE = 4      # tanh(pn/cp), tanh(en/cp), percolation and transfer fourth-root factors
 
 
+cdef inline void gr4_soil(
+    double prcp, double pet, double ci, double cp, double kexc, double aexc, bint threshold_exchange, double beta,
+    double* hi, double* hp, double ht, double* prr, double* direct,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """First half of :func:`gr4_step`: interception, production, exchange (from the transfer level ``ht`` at
+    the start of the step) and split; ``prr`` feeds the transfer store, ``direct`` (prd + l) the direct
+    branch."""
+    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0, prd = 0.0
+    prr[0] = 0.0
+    if prcp >= 0.0 and pet >= 0.0:
+        interception(prcp, pet, ci, hi, &pn, &en)
+        production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
+        if threshold_exchange:
+            lexc = kexc * (ht - aexc)
+        else:
+            lexc = kexc * ht * ht * ht * sqrt(ht)
+        prr[0] = 0.9 * (pr + perc) + lexc
+        prd = 0.1 * (pr + perc)
+    elif tape != NULL:
+        tape[0] = 0.0
+        tape[tstride] = 0.0
+        tape[2 * tstride] = 1.0
+    direct[0] = prd + lexc
+    if fluxes != NULL:
+        fluxes[0] = pn
+        fluxes[fstride] = en
+        fluxes[2 * fstride] = pr
+        fluxes[3 * fstride] = perc
+        fluxes[4 * fstride] = ps
+        fluxes[5 * fstride] = es
+        fluxes[6 * fstride] = lexc
+        fluxes[7 * fstride] = prr[0]
+        fluxes[8 * fstride] = prd
+
+
+cdef inline double gr4_stores(
+    double prcp, double ct, double* ht, double prr, double direct,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Second half of :func:`gr4_step`: the transfer store and the direct branch; returns the runoff."""
+    cdef double gt, qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
+    cdef double qd = dmax(0.0, direct)
+    if tape != NULL:
+        tape[3 * tstride] = gt
+    if fluxes != NULL:
+        fluxes[9 * fstride] = qr
+        fluxes[10 * fstride] = qd
+    return qr + qd
+
+
 cdef inline double gr4_step(
     double prcp, double pet,
     double ci, double cp, double ct, double kexc, double aexc, bint threshold_exchange, double beta,
@@ -32,41 +83,12 @@ cdef inline double gr4_step(
 
     ``threshold_exchange`` selects GR5's exchange ``kexc (ht - aexc)`` (``aexc`` is unused otherwise).
     ``fluxes`` (GR4_NFLUX values) and ``tape`` (GR4_NTAPE values for :func:`gr4_step_b`) may be NULL.
+    The driver runs the two halves as two passes over the cells (shorter loop bodies overlap better).
     """
-    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0
-    cdef double lexc = 0.0, prr = 0.0, prd = 0.0, qr, qd, h, gt
-    if prcp >= 0.0 and pet >= 0.0:
-        interception(prcp, pet, ci, hi, &pn, &en)
-        production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
-        # groundwater exchange from the transfer level at the start of the step
-        h = ht[0]
-        if threshold_exchange:
-            lexc = kexc * (h - aexc)
-        else:
-            lexc = kexc * h * h * h * sqrt(h)
-        prr = 0.9 * (pr + perc) + lexc
-        prd = 0.1 * (pr + perc)
-    elif tape != NULL:
-        tape[0] = 0.0
-        tape[tstride] = 0.0
-        tape[2 * tstride] = 1.0
-    qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
-    qd = dmax(0.0, prd + lexc)
-    if tape != NULL:
-        tape[3 * tstride] = gt
-    if fluxes != NULL:
-        fluxes[0] = pn
-        fluxes[fstride] = en
-        fluxes[2 * fstride] = pr
-        fluxes[3 * fstride] = perc
-        fluxes[4 * fstride] = ps
-        fluxes[5 * fstride] = es
-        fluxes[6 * fstride] = lexc
-        fluxes[7 * fstride] = prr
-        fluxes[8 * fstride] = prd
-        fluxes[9 * fstride] = qr
-        fluxes[10 * fstride] = qd
-    return qr + qd
+    cdef double prr, direct
+    gr4_soil(prcp, pet, ci, cp, kexc, aexc, threshold_exchange, beta, hi, hp, ht[0], &prr, &direct,
+             fluxes, fstride, tape, tstride)
+    return gr4_stores(prcp, ct, ht, prr, direct, fluxes, fstride, tape, tstride)
 
 
 cdef inline void gr4_step_b(

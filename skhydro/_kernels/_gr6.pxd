@@ -16,30 +16,28 @@ cdef enum:
     GR6_NTAPE = 4
 
 
-cdef inline double gr6_step(
-    double prcp, double pet, double ci, double cp, double ct, double be, double kexc, double aexc, double beta,
-    double* hi, double* hp, double* ht, double* he,
+cdef inline void gr6_soil(
+    double prcp, double pet, double ci, double cp, double kexc, double aexc, double beta,
+    double* hi, double* hp, double ht, double* prr, double* pre, double* direct,
     double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
 ) noexcept nogil:
-    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
-    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0
-    cdef double prr = 0.0, pre = 0.0, prd = 0.0, qr, qe, qd, gt
+    """First half of :func:`gr6_step`: interception, production, exchange (from ``ht`` at the start of the
+    step) and the split into ``prr``, ``pre`` and ``direct`` (prd + l), the exchange on all three."""
+    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0, prd = 0.0
+    prr[0] = 0.0
+    pre[0] = 0.0
     if prcp >= 0.0 and pet >= 0.0:
         interception(prcp, pet, ci, hi, &pn, &en)
         production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
-        lexc = kexc * (ht[0] - aexc)  # from the transfer level at the start of the step
-        prr = 0.54 * (pr + perc) + lexc
-        pre = 0.36 * (pr + perc) + lexc
+        lexc = kexc * (ht - aexc)
+        prr[0] = 0.54 * (pr + perc) + lexc
+        pre[0] = 0.36 * (pr + perc) + lexc
         prd = 0.1 * (pr + perc)
     elif tape != NULL:
         tape[0] = 0.0
         tape[tstride] = 0.0
         tape[2 * tstride] = 1.0
-    qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
-    qe = exponential_store(he, be, pre)
-    qd = dmax(0.0, prd + lexc)
-    if tape != NULL:
-        tape[3 * tstride] = gt
+    direct[0] = prd + lexc
     if fluxes != NULL:
         fluxes[0] = pn
         fluxes[fstride] = en
@@ -48,13 +46,38 @@ cdef inline double gr6_step(
         fluxes[4 * fstride] = ps
         fluxes[5 * fstride] = es
         fluxes[6 * fstride] = lexc
-        fluxes[7 * fstride] = prr
+        fluxes[7 * fstride] = prr[0]
         fluxes[8 * fstride] = prd
-        fluxes[9 * fstride] = pre
+        fluxes[9 * fstride] = pre[0]
+
+
+cdef inline double gr6_stores(
+    double prcp, double ct, double be, double* ht, double* he, double prr, double pre, double direct,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Second half of :func:`gr6_step`: transfer and exponential stores and the direct branch."""
+    cdef double gt
+    cdef double qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
+    cdef double qe = exponential_store(he, be, pre)
+    cdef double qd = dmax(0.0, direct)
+    if tape != NULL:
+        tape[3 * tstride] = gt
+    if fluxes != NULL:
         fluxes[10 * fstride] = qr
         fluxes[11 * fstride] = qd
         fluxes[12 * fstride] = qe
     return qr + qd + qe
+
+
+cdef inline double gr6_step(
+    double prcp, double pet, double ci, double cp, double ct, double be, double kexc, double aexc, double beta,
+    double* hi, double* hp, double* ht, double* he,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
+    cdef double prr, pre, direct
+    gr6_soil(prcp, pet, ci, cp, kexc, aexc, beta, hi, hp, ht[0], &prr, &pre, &direct, fluxes, fstride, tape, tstride)
+    return gr6_stores(prcp, ct, be, ht, he, prr, pre, direct, fluxes, fstride, tape, tstride)
 
 
 cdef inline void gr6_step_b(

@@ -18,32 +18,28 @@ cdef enum:
     GRC_BETA = 1000
 
 
-cdef inline double grc_step(
-    double prcp, double pet, double ci, double cp, double ct, double cl, double kexc,
-    double* hi, double* hp, double* ht, double* hl,
+cdef inline void grc_soil(
+    double prcp, double pet, double ci, double cp, double kexc, double* hi, double* hp, double ht,
+    double* prr, double* prl, double* direct,
     double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
 ) noexcept nogil:
-    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
-    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0
-    cdef double prr = 0.0, prl = 0.0, prd = 0.0, qr, ql, qd, h, gt, gl
+    """First half of :func:`grc_step`: interception, production, exchange (from ``ht`` at the start of the
+    step) and the 54/36/10 split into ``prr``, ``prl`` and ``direct`` (prd + l)."""
+    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0, prd = 0.0
+    prr[0] = 0.0
+    prl[0] = 0.0
     if prcp >= 0.0 and pet >= 0.0:
         interception(prcp, pet, ci, hi, &pn, &en)
         production(pn, en, cp, GRC_BETA, hp, &ps, &es, &pr, &perc, tape, tstride)
-        h = ht[0]  # exchange from the transfer level at the start of the step
-        lexc = kexc * h * h * h * sqrt(h)
-        prr = 0.54 * (pr + perc) + lexc
-        prl = 0.36 * (pr + perc)
+        lexc = kexc * ht * ht * ht * sqrt(ht)
+        prr[0] = 0.54 * (pr + perc) + lexc
+        prl[0] = 0.36 * (pr + perc)
         prd = 0.1 * (pr + perc)
     elif tape != NULL:
         tape[0] = 0.0
         tape[tstride] = 0.0
         tape[2 * tstride] = 1.0
-    qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
-    ql = transfer_store(hl, cl, prl, prcp < 0.0, &gl)
-    qd = dmax(0.0, prd + lexc)
-    if tape != NULL:
-        tape[3 * tstride] = gt
-        tape[4 * tstride] = gl
+    direct[0] = prd + lexc
     if fluxes != NULL:
         fluxes[0] = pn
         fluxes[fstride] = en
@@ -52,13 +48,39 @@ cdef inline double grc_step(
         fluxes[4 * fstride] = ps
         fluxes[5 * fstride] = es
         fluxes[6 * fstride] = lexc
-        fluxes[7 * fstride] = prr
+        fluxes[7 * fstride] = prr[0]
         fluxes[8 * fstride] = prd
-        fluxes[9 * fstride] = prl
+        fluxes[9 * fstride] = prl[0]
+
+
+cdef inline double grc_stores(
+    double prcp, double ct, double cl, double* ht, double* hl, double prr, double prl, double direct,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Second half of :func:`grc_step`: the two transfer stores and the direct branch; returns the runoff."""
+    cdef double gt, gl
+    cdef double qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
+    cdef double ql = transfer_store(hl, cl, prl, prcp < 0.0, &gl)
+    cdef double qd = dmax(0.0, direct)
+    if tape != NULL:
+        tape[3 * tstride] = gt
+        tape[4 * tstride] = gl
+    if fluxes != NULL:
         fluxes[10 * fstride] = qr
         fluxes[11 * fstride] = qd
         fluxes[12 * fstride] = ql
     return qr + ql + qd
+
+
+cdef inline double grc_step(
+    double prcp, double pet, double ci, double cp, double ct, double cl, double kexc,
+    double* hi, double* hp, double* ht, double* hl,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
+    cdef double prr, prl, direct
+    grc_soil(prcp, pet, ci, cp, kexc, hi, hp, ht[0], &prr, &prl, &direct, fluxes, fstride, tape, tstride)
+    return grc_stores(prcp, ct, cl, ht, hl, prr, prl, direct, fluxes, fstride, tape, tstride)
 
 
 cdef inline void grc_step_b(

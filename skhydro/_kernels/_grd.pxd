@@ -14,23 +14,21 @@ cdef enum:
     GRD_BETA = 1000
 
 
-cdef inline double grd_step(
-    double prcp, double pet, double cp, double ct, double* hp, double* ht,
+cdef inline void grd_soil(
+    double prcp, double pet, double cp, double* hp, double* prr,
     double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
 ) noexcept nogil:
-    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
-    cdef double ei = 0.0, pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, prr = 0.0, qr, gt
+    """First half of :func:`grd_step`: the production store; ``prr`` feeds the transfer store."""
+    cdef double ei = 0.0, pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0
+    prr[0] = 0.0
     if prcp >= 0.0 and pet >= 0.0:
         no_store(prcp, pet, &ei, &pn, &en)
         production(pn, en, cp, GRD_BETA, hp, &ps, &es, &pr, &perc, tape, tstride)
-        prr = pr + perc
+        prr[0] = pr + perc
     elif tape != NULL:
         tape[0] = 0.0
         tape[tstride] = 0.0
         tape[2 * tstride] = 1.0
-    qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
-    if tape != NULL:
-        tape[3 * tstride] = gt
     if fluxes != NULL:
         fluxes[0] = ei
         fluxes[fstride] = pn
@@ -39,9 +37,30 @@ cdef inline double grd_step(
         fluxes[4 * fstride] = perc
         fluxes[5 * fstride] = ps
         fluxes[6 * fstride] = es
-        fluxes[7 * fstride] = prr
+        fluxes[7 * fstride] = prr[0]
+
+
+cdef inline double grd_stores(
+    double prcp, double ct, double* ht, double prr,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Second half of :func:`grd_step`: the transfer store; returns the runoff."""
+    cdef double gt, qr = transfer_store(ht, ct, prr, prcp < 0.0, &gt)
+    if tape != NULL:
+        tape[3 * tstride] = gt
+    if fluxes != NULL:
         fluxes[8 * fstride] = qr
     return qr
+
+
+cdef inline double grd_step(
+    double prcp, double pet, double cp, double ct, double* hp, double* ht,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
+    cdef double prr
+    grd_soil(prcp, pet, cp, hp, &prr, fluxes, fstride, tape, tstride)
+    return grd_stores(prcp, ct, ht, prr, fluxes, fstride, tape, tstride)
 
 
 cdef inline void grd_step_b(

@@ -16,26 +16,24 @@ cdef enum:
     LOIEAU_NTAPE = 4
 
 
-cdef inline double loieau_step(
-    double prcp, double pet, double ca, double cc, double kb, double beta, double* ha, double* hc,
+cdef inline void loieau_soil(
+    double prcp, double pet, double ca, double beta, double* ha, double* prr, double* prd,
     double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
 ) noexcept nogil:
-    """Advance one cell by one step; update the states in place and return the local runoff (mm)."""
+    """First half of :func:`loieau_step`: the soil (production store), giving the inflows ``prr`` of the
+    transfer store and ``prd`` of the direct branch."""
     cdef double ei = 0.0, pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0
-    cdef double prr = 0.0, prd = 0.0, qr, qd, gt
+    prr[0] = 0.0
+    prd[0] = 0.0
     if prcp >= 0.0 and pet >= 0.0:
         no_store(prcp, pet, &ei, &pn, &en)
         production(pn, en, ca, beta, ha, &ps, &es, &pr, &perc, tape, tstride)
-        prr = 0.9 * (pr + perc)
-        prd = 0.1 * (pr + perc)
+        prr[0] = 0.9 * (pr + perc)
+        prd[0] = 0.1 * (pr + perc)
     elif tape != NULL:
         tape[0] = 0.0
         tape[tstride] = 0.0
         tape[2 * tstride] = 1.0
-    qr = transfer_store4(hc, cc, prr, prcp < 0.0, &gt)
-    qd = dmax(0.0, prd)
-    if tape != NULL:
-        tape[3 * tstride] = gt
     if fluxes != NULL:
         fluxes[0] = ei
         fluxes[fstride] = pn
@@ -44,11 +42,36 @@ cdef inline double loieau_step(
         fluxes[4 * fstride] = perc
         fluxes[5 * fstride] = ps
         fluxes[6 * fstride] = es
-        fluxes[7 * fstride] = prr
-        fluxes[8 * fstride] = prd
+        fluxes[7 * fstride] = prr[0]
+        fluxes[8 * fstride] = prd[0]
+
+
+cdef inline double loieau_stores(
+    double prcp, double cc, double kb, double* hc, double prr, double prd,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Second half of :func:`loieau_step`: the transfer store and the direct branch; returns the runoff."""
+    cdef double qr, qd, gt
+    qr = transfer_store4(hc, cc, prr, prcp < 0.0, &gt)
+    qd = dmax(0.0, prd)
+    if tape != NULL:
+        tape[3 * tstride] = gt
+    if fluxes != NULL:
         fluxes[9 * fstride] = qr
         fluxes[10 * fstride] = qd
     return kb * (qr + qd)
+
+
+cdef inline double loieau_step(
+    double prcp, double pet, double ca, double cc, double kb, double beta, double* ha, double* hc,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Advance one cell by one step; update the states in place and return the local runoff (mm).
+
+    The driver runs the two halves as two passes over the cells (shorter bodies overlap better)."""
+    cdef double prr, prd
+    loieau_soil(prcp, pet, ca, beta, ha, &prr, &prd, fluxes, fstride, tape, tstride)
+    return loieau_stores(prcp, cc, kb, hc, prr, prd, fluxes, fstride, tape, tstride)
 
 
 cdef inline void loieau_step_b(

@@ -20,12 +20,12 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from skhydro._kernels._gr4 cimport gr4_step, gr4_step_b, GR4_NFLUX, GR4_NTAPE
-from skhydro._kernels._grd cimport grd_step, grd_step_b, GRD_NFLUX, GRD_NTAPE
-from skhydro._kernels._grc cimport grc_step, grc_step_b, GRC_NFLUX, GRC_NTAPE
-from skhydro._kernels._gr6 cimport gr6_step, gr6_step_b, GR6_NFLUX, GR6_NTAPE
-from skhydro._kernels._loieau cimport loieau_step, loieau_step_b, LOIEAU_NFLUX, LOIEAU_NTAPE
-from skhydro._kernels._vic3l cimport vic3l_step, vic3l_step_b, VIC3L_NFLUX, VIC3L_NTAPE
+from skhydro._kernels._gr4 cimport gr4_soil, gr4_stores, gr4_step_b, GR4_NFLUX, GR4_NTAPE
+from skhydro._kernels._grd cimport grd_soil, grd_stores, grd_step_b, GRD_NFLUX, GRD_NTAPE
+from skhydro._kernels._grc cimport grc_soil, grc_stores, grc_step_b, GRC_NFLUX, GRC_NTAPE
+from skhydro._kernels._gr6 cimport gr6_soil, gr6_stores, gr6_step_b, GR6_NFLUX, GR6_NTAPE
+from skhydro._kernels._loieau cimport loieau_soil, loieau_stores, loieau_step_b, LOIEAU_NFLUX, LOIEAU_NTAPE
+from skhydro._kernels._vic3l cimport vic3l_soil, vic3l_drain_upper, vic3l_drain_lower, vic3l_step_b, VIC3L_NFLUX, VIC3L_NTAPE
 from skhydro._kernels._snow cimport ssn_step, ssn_step_b, SSN_NFLUX
 from skhydro._kernels._routing cimport (
     ROUTING_ZERO, ROUTING_LAG0, ROUTING_LR, ROUTING_KW, upstream_sum, lr_decay, lr_cell, lr_cell_b, kw_cell, kw_cell_b,
@@ -77,6 +77,7 @@ cdef struct Model:
     const double* qt_factor      # mm/dt -> m3/s
     const double* area_up        # upstream area, m2 (lr)
     const double* lr_decay       # exp(-dt / (60 llr)) (lr)
+    double* scratch              # (3, nac) the stores' inflows between the two hydrological passes
     const double* dt_over_dx     # kw
     const int* up_ptr
     const int* up_idx
@@ -120,51 +121,112 @@ cdef struct Adjoint:
 
 
 # ------------------------------------------------------------------------------------------ forward
-cdef inline double local_runoff(Model* m, Step* s, Py_ssize_t k, double* f, double* tp) noexcept nogil:
-    """Runoff (mm) of cell ``k``: the snow operator's melt joins the rain, then the hydrological point
-    function; states advance in place."""
-    cdef Py_ssize_t n = m.nac
+cdef inline double snow_melt(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
+    """Rain plus the snow operator's melt for cell ``k`` (its store advances in place); the melt joins the
+    rain before the missing-data test (a missing rain usually stays negative)."""
+    cdef double mlt
+    if m.snow != SNOW_SSN:
+        return s.prcp[k]
+    mlt = ssn_step(s.snow[k], s.temp[k], m.hparams[k], s.hstates + k)
+    if s.fluxes != NULL:
+        s.fluxes[k] = mlt
+    return s.prcp[k] + mlt
+
+
+cdef inline double* hflux(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
+    """Where the hydrological operator writes the fluxes of cell ``k`` (after the snow operator's)."""
+    return s.fluxes + m.nsnow_flux * m.nac + k if s.fluxes != NULL else NULL
+
+
+cdef inline double* htape(Step* s, Py_ssize_t k) noexcept nogil:
+    return s.htape + k if s.htape != NULL else NULL
+
+
+cdef void soil_pass(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """First pass: snow and the structure's soil half (everything before its stores) on cells [k0, k1).
+    ``s.qt`` keeps each cell's rain + melt and ``m.scratch`` the stores' inflows for the second pass."""
+    cdef Py_ssize_t k, n = m.nac
     cdef const double* p = m.hparams + m.nsnow_param * n
     cdef double* st = s.hstates + m.nsnow_state * n
-    cdef double prcp = s.prcp[k], mlt
-    if m.snow == SNOW_SSN:
-        mlt = ssn_step(s.snow[k], s.temp[k], m.hparams[k], s.hstates + k)
-        prcp = prcp + mlt  # before the missing-data test (a missing rain usually stays negative)
-        if f != NULL:
-            f[0] = mlt
-    if f != NULL:
-        f = f + m.nsnow_flux * n
+    cdef double* x = m.scratch
+    cdef bint gr5 = m.hydro == HYDRO_GR5
+    for k in range(k0, k1):
+        s.qt[k] = snow_melt(m, s, k)
+    if m.hydro == HYDRO_GR4 or gr5:
+        for k in range(k0, k1):
+            gr4_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0, gr5, m.beta,
+                     st + k, st + n + k, st[2 * n + k], x + k, x + n + k, hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_GRD:
+        for k in range(k0, k1):
+            grd_soil(s.qt[k], s.pet[k], p[k], st + k, x + k, hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_GRC:
+        for k in range(k0, k1):
+            grc_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[4 * n + k], st + k, st + n + k, st[2 * n + k],
+                     x + k, x + 2 * n + k, x + n + k, hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_GR6:
+        for k in range(k0, k1):
+            gr6_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[4 * n + k], p[5 * n + k], m.beta, st + k, st + n + k,
+                     st[2 * n + k], x + k, x + 2 * n + k, x + n + k, hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_LOIEAU:
+        for k in range(k0, k1):
+            loieau_soil(s.qt[k], s.pet[k], p[k], m.beta, st + k, x + k, x + n + k, hflux(m, s, k), n,
+                        htape(s, k), n)
+    elif m.hydro == HYDRO_VIC3L:
+        for k in range(k0, k1):
+            vic3l_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[2 * n + k], st + k, st[n + k], st[2 * n + k],
+                       x + k, x + n + k, x + 2 * n + k, hflux(m, s, k), n, htape(s, k), n)
+
+
+cdef void stores_pass(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """Second pass: the structure's stores fed from ``m.scratch`` (vic3l: drainage and baseflow);
+    ``s.qt`` receives the local runoff in m3/s."""
+    cdef Py_ssize_t k, n = m.nac
+    cdef const double* p = m.hparams + m.nsnow_param * n
+    cdef double* st = s.hstates + m.nsnow_state * n
+    cdef const double* x = m.scratch
+    cdef const double* c = m.qt_factor
     if m.hydro == HYDRO_GR4 or m.hydro == HYDRO_GR5:
-        return gr4_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k],
-                        p[4 * n + k] if m.hydro == HYDRO_GR5 else 0.0, m.hydro == HYDRO_GR5, m.beta,
-                        st + k, st + n + k, st + 2 * n + k, f, n, tp, n)
-    if m.hydro == HYDRO_GRD:
-        return grd_step(prcp, s.pet[k], p[k], p[n + k], st + k, st + n + k, f, n, tp, n)
-    if m.hydro == HYDRO_GRC:
-        return grc_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k],
-                        st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
-    if m.hydro == HYDRO_LOIEAU:
-        return loieau_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], m.beta, st + k, st + n + k, f, n, tp, n)
-    if m.hydro == HYDRO_VIC3L:
-        return vic3l_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
-                          p[6 * n + k], p[7 * n + k], p[8 * n + k], st + k, st + n + k, st + 2 * n + k,
-                          st + 3 * n + k, f, n, tp, n)
-    return gr6_step(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
-                    m.beta, st + k, st + n + k, st + 2 * n + k, st + 3 * n + k, f, n, tp, n)
+        for k in range(k0, k1):
+            s.qt[k] = c[k] * gr4_stores(s.qt[k], p[2 * n + k], st + 2 * n + k, x[k], x[n + k],
+                                        hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_GRD:
+        for k in range(k0, k1):
+            s.qt[k] = c[k] * grd_stores(s.qt[k], p[n + k], st + n + k, x[k], hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_GRC:
+        for k in range(k0, k1):
+            s.qt[k] = c[k] * grc_stores(s.qt[k], p[2 * n + k], p[3 * n + k], st + 2 * n + k, st + 3 * n + k, x[k],
+                                        x[2 * n + k], x[n + k], hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_GR6:
+        for k in range(k0, k1):
+            s.qt[k] = c[k] * gr6_stores(s.qt[k], p[2 * n + k], p[3 * n + k], st + 2 * n + k, st + 3 * n + k, x[k],
+                                        x[2 * n + k], x[n + k], hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_LOIEAU:
+        for k in range(k0, k1):
+            s.qt[k] = c[k] * loieau_stores(s.qt[k], p[n + k], p[2 * n + k], st + n + k, x[k], x[n + k],
+                                           hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_VIC3L:  # two passes: the two drainages, each with its power, in turn
+        for k in range(k0, k1):
+            vic3l_drain_upper(s.qt[k], s.pet[k], p[n + k], p[2 * n + k], p[4 * n + k], p[5 * n + k], st + n + k,
+                              x[k], m.scratch + n + k, htape(s, k), n)
+        for k in range(k0, k1):
+            s.qt[k] = c[k] * vic3l_drain_lower(s.qt[k], s.pet[k], p[2 * n + k], p[3 * n + k], p[4 * n + k],
+                                               p[5 * n + k], p[6 * n + k], p[7 * n + k], p[8 * n + k],
+                                               st + 2 * n + k, st + 3 * n + k, x[n + k], x[2 * n + k],
+                                               hflux(m, s, k), n, htape(s, k), n)
 
 
 cdef void hydro_block(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """Snow and hydrological operators on cells [k0, k1): ``s.qt`` receives the local runoff (m3/s).
+
+    Two passes over the cells, soil half then stores half, each a loop specialised to the structure:
+    the loop bodies are then short enough for the processor to overlap the dependency chains of several
+    cells (about 1.3-1.4x faster than one pass of whole steps for gr6 and loieau)."""
     cdef Py_ssize_t k
-    cdef double* f = NULL
-    cdef double* tp = NULL
-    for k in range(k0, k1):
-        if s.fluxes != NULL:
-            f = s.fluxes + k
-        if s.htape != NULL:
-            tp = s.htape + k
-        s.qt[k] = m.qt_factor[k] * local_runoff(m, s, k, f, tp)
-        if f != NULL:  # qt follows the operator's own fluxes
-            f[m.hydro_nflux * m.nac] = s.qt[k]
+    soil_pass(m, s, k0, k1)
+    stores_pass(m, s, k0, k1)
+    if s.fluxes != NULL:  # qt follows the operators' own fluxes
+        for k in range(k0, k1):
+            s.fluxes[m.hydro_nflux * m.nac + k] = s.qt[k]
 
 
 cdef inline void route_cell(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
@@ -340,6 +402,7 @@ cdef class ModelKernel:
     cdef const double[:, ::1] prcp, pet, snow, temp, hparams, rparams
     cdef const double[::1] qt_factor, area_up, dt_over_dx
     cdef double[::1] lr_decay
+    cdef double[:, ::1] scratch
     cdef const int[::1] up_ptr, up_idx, level_ptr, gauge_idx
 
     def __init__(self, str snow_module, str hydro, str routing, const double[:, ::1] prcp, const double[:, ::1] pet,
@@ -386,6 +449,8 @@ cdef class ModelKernel:
             for k in range(m.nac):
                 self.lr_decay[k] = lr_decay(rparams[0, k], dt)
         m.lr_decay = &self.lr_decay[0] if m.nac > 0 else NULL
+        self.scratch = np.zeros((3, max(m.nac, 1)))
+        m.scratch = &self.scratch[0, 0]
         m.dt_over_dx = &dt_over_dx[0] if m.nac > 0 else NULL
         m.up_ptr = &up_ptr[0]
         m.up_idx = &up_idx[0] if up_idx.shape[0] > 0 else NULL

@@ -10,7 +10,7 @@
 # Both twins go through ``vic3l_intermediates``: the forward step computes the six powers of a step and
 # records them on the tape, the reverse step replays the same arithmetic from the start states with the
 # powers read back, so the two follow the same branches by construction.
-from libc.math cimport log, pow
+from libc.math cimport exp, log
 from skhydro._kernels._common cimport dmin, dmax
 
 # Internal fluxes written when ``fluxes`` is not NULL, in the reference's order: pn, en, qr, qb (qt is
@@ -39,9 +39,10 @@ cdef inline bint level_open(double h) noexcept nogil:
 
 
 cdef inline double taped_pow(double x, double p, double* slot, bint replay) noexcept nogil:
-    """x^p, computed into ``slot`` on the forward step, read back from it on the replay."""
+    """x^p (x >= 0), computed into ``slot`` on the forward step, read back from it on the replay. Formed as
+    exp(p log x): shorter latency than ``pow``, within a few ulps for the exponents of vic3l."""
     if not replay:
-        slot[0] = pow(x, p)
+        slot[0] = exp(p * log(x))
     return slot[0]
 
 
@@ -100,20 +101,22 @@ cdef inline void drainage_b(double d_b, double hu, double hl, double cu, double 
         cl_b[0] += d_b * (1.0 - hl)
 
 
-cdef inline Vic3lRecord vic3l_intermediates(
-    double prcp, double pet, double b, double cusl, double cmsl, double cbsl, double ks, double pbc,
-    double ds, double dsm, double ws, double hcl, double husl, double hmsl, double hbsl,
-    double* tv, bint replay,
+cdef inline void vic3l_surface(
+    Vic3lRecord* rec, double prcp, double pet, double b, double cusl, double hcl, double husl,
+    double hmsl, double hbsl, double* tv, bint replay,
 ) noexcept nogil:
-    """One step from the start states. The powers go to ``tv[0..5]`` (or, with ``replay``, come from it).
+    """Steps 1-2 of :func:`vic3l_intermediates` (canopy, upper-layer evaporation) into ``rec``; the
+    powers go to ``tv[0..1]`` (or, with ``replay``, come from it).
 
     Powers whose factor is zero on a step are not formed (their slots are left untouched): hcl^(2/3)
     when pet = 0, the evaporation ratio when en = 0, and the infiltration when pn = 0 (where the VIC
     formula is 0 in exact arithmetic: C - W - C (1 - W/C) = 0, see spec §10.3 for the reference's float32
     residue).
     """
-    cdef Vic3lRecord r
-    cdef double ea, x, es_law, k, qb_law, e1 = 1.0 / (1.0 + b)
+    cdef Vic3lRecord* r = rec
+    cdef double ea, x, es_law, e1 = 1.0 / (1.0 + b)
+    # reciprocals of the capacities: multiplications on the levels' dependency chain, not divisions
+    cdef double icusl = 1.0 / cusl
     r.valid = prcp >= 0.0 and pet >= 0.0
     r.pn = 0.0
     r.en = 0.0
@@ -153,8 +156,16 @@ cdef inline Vic3lRecord vic3l_intermediates(
                 es_law = r.en
             r.es_is_law = es_law < husl * cusl
             r.es = es_law if r.es_is_law else husl * cusl
-        r.h1 = husl - r.es / cusl  # not clipped here: the infiltration's clip follows
+        r.h1 = husl - r.es * icusl  # not clipped here: the infiltration's clip follows
 
+cdef inline void vic3l_infiltration(
+    Vic3lRecord* rec, double b, double cusl, double cmsl, double hmsl, double* tv, bint replay,
+) noexcept nogil:
+    """Step 3 of :func:`vic3l_intermediates` (infiltration) after :func:`vic3l_surface`; the powers go to
+    ``tv[2..3]`` (or, with ``replay``, come from it)."""
+    cdef Vic3lRecord* r = rec
+    cdef double x, ic, e1 = 1.0 / (1.0 + b), icusl = 1.0 / cusl, icmsl = 1.0 / cmsl
+    if r.valid:
         # 3. VIC infiltration into the upper and middle layers (C, W, M of the spec). With
         # sw = 1 - i0/M = (1 - W/C)^(1/(1+b)), 1 - (i0 + pn)/M = sw - pn/M = z (i0 + pn > M iff z < 0).
         r.iu = 0.0
@@ -163,9 +174,10 @@ cdef inline Vic3lRecord vic3l_intermediates(
             r.c = cusl + cmsl
             r.w = r.h1 * cusl + hmsl * cmsl
             r.m = (1.0 + b) * r.c
-            r.u = 1.0 - r.w / r.c
+            ic = 1.0 / r.c
+            r.u = 1.0 - r.w * ic
             r.sw = taped_pow(r.u, e1, &tv[2], replay)
-            r.z = r.sw - r.pn / r.m
+            r.z = r.sw - r.pn * (e1 * ic)  # pn / M
             if r.z > 0.0:
                 r.zb = taped_pow(r.z, 1.0 + b, &tv[3], replay)
                 x = r.c - r.w - r.c * r.zb
@@ -179,34 +191,65 @@ cdef inline Vic3lRecord vic3l_intermediates(
             r.room_m = (1.0 - hmsl) * cmsl
             r.im_is_room = r.room_m < r.inf - r.iu
             r.im = r.room_m if r.im_is_room else r.inf - r.iu
-        r.h2_raw = r.h1 + r.iu / cusl
-        r.m2_raw = hmsl + r.im / cmsl
+        r.h2_raw = r.h1 + r.iu * icusl
+        r.m2_raw = hmsl + r.im * icmsl
         r.h2 = clip_level(r.h2_raw)
         r.m2 = clip_level(r.m2_raw)
         r.qr = r.pn - r.iu - r.im
 
-        # 4. drainage upper -> middle, then middle -> bottom
+
+cdef inline void vic3l_upper_drainage(
+    Vic3lRecord* rec, double cusl, double cmsl, double ks, double pbc, double* tv, bint replay,
+) noexcept nogil:
+    """Step 4a of :func:`vic3l_intermediates`: drainage from the upper to the middle layer, from the levels
+    ``rec`` holds after the infiltration; the power goes to ``tv[4]`` (or, with ``replay``, comes from it)."""
+    cdef Vic3lRecord* r = rec
+    if r.valid:
         r.pu = taped_pow(r.h2, pbc, &tv[4], replay)
         r.d1 = drainage(r.h2, r.m2, cusl, cmsl, ks, r.pu, &r.case1)
         r.h3 = r.h2 - r.d1 / cusl
         r.m3 = r.m2 + r.d1 / cmsl
+
+
+cdef inline void vic3l_lower(
+    Vic3lRecord* rec, double cmsl, double cbsl, double ks, double pbc, double ds, double dsm,
+    double ws, double hbsl, double* tv, bint replay,
+) noexcept nogil:
+    """Steps 4b-5 of :func:`vic3l_intermediates` (drainage from the middle to the bottom layer, baseflow)
+    after :func:`vic3l_upper_drainage`; the power goes to ``tv[5]`` (or, with ``replay``, comes from it)."""
+    cdef Vic3lRecord* r = rec
+    cdef double k, qb_law, icmsl = 1.0 / cmsl, icbsl = 1.0 / cbsl, iws = 1.0 / ws
+    if r.valid:
         r.pm = taped_pow(r.m3, pbc, &tv[5], replay)
         r.d2 = drainage(r.m3, hbsl, cmsl, cbsl, ks, r.pm, &r.case2)
-        r.m4 = r.m3 - r.d2 / cmsl
-        r.hb1 = hbsl + r.d2 / cbsl
+        r.m4 = r.m3 - r.d2 * icmsl
+        r.hb1 = hbsl + r.d2 * icbsl
 
     # 5. ARNO baseflow, on every step, with ds and dsm swapped as in the reference (spec §6.6 quirk). Its
     # quadratic coefficient ds (1 - dsm/ws) is negative whenever dsm > ws (the defaults): qb then bends
     # down above ws, but stays >= 0 for hbsl <= 1 since ((hbsl - ws)/(1 - ws))^2 <= hbsl there.
-    k = ds * dsm / ws
+    k = ds * dsm * iws
     qb_law = k * r.hb1
     r.y = 0.0
     if r.hb1 > ws:
         r.y = (r.hb1 - ws) / (1.0 - ws)
-        qb_law = qb_law + ds * (1.0 - dsm / ws) * r.y * r.y
+        qb_law = qb_law + ds * (1.0 - dsm * iws) * r.y * r.y
     r.qb_is_cap = r.hb1 * cbsl < qb_law
     r.qb = r.hb1 * cbsl if r.qb_is_cap else qb_law
-    r.hb2 = r.hb1 - r.qb / cbsl
+    r.hb2 = r.hb1 - r.qb * icbsl
+
+
+cdef inline Vic3lRecord vic3l_intermediates(
+    double prcp, double pet, double b, double cusl, double cmsl, double cbsl, double ks, double pbc,
+    double ds, double dsm, double ws, double hcl, double husl, double hmsl, double hbsl,
+    double* tv, bint replay,
+) noexcept nogil:
+    """One step from the start states. The powers go to ``tv[0..5]`` (or, with ``replay``, come from it)."""
+    cdef Vic3lRecord r
+    vic3l_surface(&r, prcp, pet, b, cusl, hcl, husl, hmsl, hbsl, tv, replay)
+    vic3l_infiltration(&r, b, cusl, cmsl, hmsl, tv, replay)
+    vic3l_upper_drainage(&r, cusl, cmsl, ks, pbc, tv, replay)
+    vic3l_lower(&r, cmsl, cbsl, ks, pbc, ds, dsm, ws, hbsl, tv, replay)
     return r
 
 
@@ -241,6 +284,78 @@ cdef inline double vic3l_step(
         fluxes[2 * fstride] = r.qr
         fluxes[3 * fstride] = r.qb
     return r.qr + r.qb
+
+
+cdef inline void vic3l_soil(
+    double prcp, double pet, double b, double cusl, double cmsl, double* hcl, double husl, double hmsl,
+    double* h2, double* m2, double* qr, double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Steps 1-3 of :func:`vic3l_step` for the driver's first pass: the canopy advances in place; the
+    upper and middle levels after the infiltration and the surface runoff go to ``h2``, ``m2`` and ``qr``
+    (:func:`vic3l_drain` finishes the step)."""
+    cdef double tv[VIC3L_NTAPE]
+    cdef Vic3lRecord r
+    cdef Py_ssize_t k
+    for k in range(4):
+        tv[k] = 0.0
+    vic3l_surface(&r, prcp, pet, b, cusl, hcl[0], husl, hmsl, 0.0, tv, False)
+    vic3l_infiltration(&r, b, cusl, cmsl, hmsl, tv, False)
+    hcl[0] = r.hcl_new
+    h2[0] = r.h2 if r.valid else husl
+    m2[0] = r.m2 if r.valid else hmsl
+    qr[0] = r.qr
+    if tape != NULL:
+        for k in range(4):
+            tape[k * tstride] = tv[k]
+    if fluxes != NULL:
+        fluxes[0] = r.pn
+        fluxes[fstride] = r.en
+        fluxes[2 * fstride] = r.qr
+
+
+cdef inline void vic3l_drain_upper(
+    double prcp, double pet, double cusl, double cmsl, double ks, double pbc, double* husl, double h2,
+    double* m2_m3, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Step 4a of :func:`vic3l_step` for the driver's second pass, from the levels :func:`vic3l_soil` left:
+    the upper layer drains into the middle one (its final level goes to ``husl``, the middle level to
+    ``m2_m3``)."""
+    cdef double tv[VIC3L_NTAPE]
+    cdef Vic3lRecord r
+    r.valid = prcp >= 0.0 and pet >= 0.0
+    if not r.valid:
+        return
+    r.h2 = h2
+    r.m2 = m2_m3[0]
+    vic3l_upper_drainage(&r, cusl, cmsl, ks, pbc, tv, False)
+    husl[0] = r.h3
+    m2_m3[0] = r.m3
+    if tape != NULL:
+        tape[4 * tstride] = tv[4]
+
+
+cdef inline double vic3l_drain_lower(
+    double prcp, double pet, double cmsl, double cbsl, double ks, double pbc, double ds, double dsm, double ws,
+    double* hmsl, double* hbsl, double m3, double qr, double* fluxes, Py_ssize_t fstride, double* tape,
+    Py_ssize_t tstride,
+) noexcept nogil:
+    """Steps 4b-5 of :func:`vic3l_step` for the driver's third pass, from the middle level ``m3`` that
+    :func:`vic3l_drain_upper` left; returns the runoff qr + qb (mm)."""
+    cdef double tv[VIC3L_NTAPE]
+    cdef Vic3lRecord r
+    r.valid = prcp >= 0.0 and pet >= 0.0
+    r.m3 = m3
+    r.m4 = hmsl[0]
+    r.hb1 = hbsl[0]
+    tv[5] = 0.0
+    vic3l_lower(&r, cmsl, cbsl, ks, pbc, ds, dsm, ws, hbsl[0], tv, False)
+    hmsl[0] = r.m4
+    hbsl[0] = r.hb2
+    if tape != NULL:
+        tape[5 * tstride] = tv[5]
+    if fluxes != NULL:
+        fluxes[3 * fstride] = r.qb
+    return qr + r.qb
 
 
 cdef inline void vic3l_step_b(
