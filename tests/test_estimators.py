@@ -210,14 +210,15 @@ def snowy_basin():
     return skhydro.datasets.make_synthetic_basin(random_state=0, n_steps=400, snow=True, initial_states=WET)
 
 
+@pytest.mark.parametrize("routing", ["lag0", "lr", "kw"])
 @pytest.mark.parametrize("snow", ["zero", "ssn"])
 @pytest.mark.parametrize("hydro", list(skhydro.structures.HYDROLOGICAL_MODULES))
-def test_distributed_model_calibrates_every_structure(basin, snowy_basin, snow, hydro):
+def test_distributed_model_calibrates_every_structure(basin, snowy_basin, snow, hydro, routing):
     """Every structure calibrates through the same estimator: a uniform twin whose truth is the registry
     defaults moved by 20 %, fitted from the defaults with L-BFGS-B (on the snowy basin for ssn)."""
     from skhydro.estimators import DistributedModel
 
-    structure = f"{snow}-{hydro}-kw"
+    structure = f"{snow}-{hydro}-{routing}"
     s = skhydro.structures.get_structure(structure)
     truth = {k: v * 1.2 for k, v in s.default_parameters(3600).items() if k not in ("ci", "kexc", "ws", "ds", "aexc")}
     data = snowy_basin if snow == "ssn" else basin
