@@ -7,7 +7,8 @@ import pytest
 MODULES = ["skhydro.mesh._mesh", "skhydro.forcings", "skhydro.structures", "skhydro.simulation",
            "skhydro.datasets._synthetic", "skhydro.cost", "skhydro.gradient", "skhydro.metrics._metrics",
            "skhydro.units", "skhydro.estimators._distributed_gr4",
-           "skhydro.model_selection._split", "skhydro.model_selection._scorers"]
+           "skhydro.model_selection._split", "skhydro.model_selection._scorers", "skhydro.mappings._mappings",
+           "skhydro.mappings._regional", "skhydro.mappings._descriptors"]
 
 
 @pytest.mark.parametrize("name", MODULES)
