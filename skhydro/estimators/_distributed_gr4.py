@@ -138,14 +138,17 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
             raise ValueError(f"nothing or duplicates to calibrate: {names}")
         return names
 
+    # the mappings this estimator offers and, first the default, the optimisers each allows
+    _optimizers = _OPTIMIZERS
+
     def _check_params(self):
         get_structure(self.structure)
-        if self.mapping not in _MAPPINGS:
-            raise ValueError(f"mapping must be one of {sorted(_MAPPINGS)}, got {self.mapping!r}")
-        optimizer = _OPTIMIZERS[self.mapping][0] if self.optimizer is None else self.optimizer
-        if optimizer not in _OPTIMIZERS[self.mapping]:
+        if self.mapping not in self._optimizers:
+            raise ValueError(f"mapping must be one of {sorted(self._optimizers)}, got {self.mapping!r}")
+        optimizer = self._optimizers[self.mapping][0] if self.optimizer is None else self.optimizer
+        if optimizer not in self._optimizers[self.mapping]:
             raise ValueError(f"optimizer {optimizer!r} is not available with mapping {self.mapping!r}; "
-                             f"use one of {list(_OPTIMIZERS[self.mapping])}")
+                             f"use one of {list(self._optimizers[self.mapping])}")
         max_iter = _DEFAULT_MAX_ITER[optimizer] if self.max_iter is None else self.max_iter
         if not isinstance(max_iter, numbers.Integral) or isinstance(max_iter, bool) or max_iter < 0:
             raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}")
@@ -164,10 +167,13 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
         names = self._calibrated_names(self.structure)
         problem = Problem(X.mesh, X.forcings, self.structure, self.init_parameters, self.init_states,
                           self.num_threads)
-        mapping = _MAPPINGS[self.mapping](names, bounds=self.bounds,
-                                          transform="sbs" if optimizer == "sbs" else "normalize")
+        mapping = self._make_mapping(X, names, optimizer)
         cost = UnitCost(X, y, self.cost)
         return problem, mapping, cost, optimizer, max_iter, names
+
+    def _make_mapping(self, X, names, optimizer):
+        return _MAPPINGS[self.mapping](names, bounds=self.bounds,
+                                       transform="sbs" if optimizer == "sbs" else "normalize")
 
     @staticmethod
     def _locations(problem):
@@ -238,7 +244,11 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
         self.cost_ = cost.value(q)
         self.n_iter_ = int(result.nit)
         self.history_ = list(getattr(result, "history", []))
+        self._fitted_mapping(mapping, result.x, names)
         return self
+
+    def _fitted_mapping(self, mapping, x, names):
+        """Hook for subclasses that keep what the mapping learnt."""
 
     def _progress(self, total):
         if not self.verbose:
