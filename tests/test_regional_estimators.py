@@ -109,3 +109,40 @@ def test_descriptors_are_required(twin):
     X_plain, y_plain = skhydro.make_units(basin.mesh, basin.forcings, basin.true_discharge, warmup=200)
     with pytest.raises(ValueError, match="descriptors"):
         RegionalModel(max_iter=1).fit(X_plain, y_plain)
+
+
+def test_early_stopping_keeps_the_best_validation_iterate(twin):
+    _, X, y, _, _ = twin
+    est = RegionalANNMapping(hidden_layer_sizes=(8,), max_iter=40, learning_rate=0.05, parameters=["cp", "ct"],
+                             init_states=WET, random_state=2, early_stopping=True, n_iter_no_change=3)
+    est.fit(X, y)
+    assert len(est.validation_gauges_) == 1 and est.validation_gauges_[0] in X.gauges
+    history = est.validation_history_
+    assert 1 <= len(history) <= 40 and est.best_iteration_ == int(np.argmin(history)) + 1
+    assert len(history) == 40 or len(history) - est.best_iteration_ == 4  # stopped after 3 more without progress
+    val = [i for i, g in enumerate(X.gauges) if g in est.validation_gauges_]
+    held_out = skhydro.cost.UnitCost(X[val], y[val], "nse").value(est.simulate(X).to_numpy())
+    assert held_out == pytest.approx(min(history), rel=1e-12)
+    assert est.n_iter_ == est.best_iteration_
+
+
+def test_gauge_batches_are_reproducible(twin):
+    _, X, y, _, _ = twin
+    est = RegionalModel(mapping="multi-linear", optimizer="adam", learning_rate=0.05, max_iter=6, batch_size=2,
+                        parameters=["cp", "ct"], init_states=WET, random_state=5)
+    a, b = clone(est).fit(X, y), clone(est).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    c = clone(est).set_params(random_state=6).fit(X, y)
+    assert not np.array_equal(a.coef_, c.coef_)  # other batches
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(batch_size=2), "adaptive"),  # with L-BFGS-B
+    (dict(optimizer="adam", batch_size=0), "batch_size"),
+    (dict(optimizer="adam", early_stopping=True, validation_fraction=1.5), "validation_fraction"),
+    (dict(optimizer="adam", early_stopping=True, n_iter_no_change=0), "n_iter_no_change"),
+])
+def test_bad_training_options(twin, params, match):
+    _, X, y, _, _ = twin
+    with pytest.raises(ValueError, match=match):
+        RegionalModel(max_iter=1, parameters=["cp"], init_states=WET, **params).fit(X, y)

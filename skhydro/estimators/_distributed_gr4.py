@@ -213,9 +213,9 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
             set_values(x)
             return cost.value(problem.run()[0])
 
-        def value_and_gradient(x):
+        def value_and_gradient(x, unit_cost=cost):
             set_values(x)
-            r = problem_value_and_gradient(problem, cost.value_and_gradient)
+            r = problem_value_and_gradient(problem, unit_cost.value_and_gradient)
             grads = {name: getattr(r, _GRADIENT_OF[where[name][0]])[where[name][1]] for name in names}
             return r.value, mapping.pullback(x, grads)
 
@@ -223,12 +223,8 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
                                       for name in names})
         bar = self._progress(max_iter)
         try:
-            options = dict(maxiter=max_iter)
-            if self.learning_rate is not None:
-                options["learning_rate"] = self.learning_rate
-            result = minimize(optimizer, value if optimizer == "sbs" else value_and_gradient, x0,
-                              mapping.control_bounds(), options,
-                              callback=(lambda r: bar.update(1)) if bar else None)
+            result = self._optimize(X, y, optimizer, max_iter, value, value_and_gradient, set_values, x0,
+                                    mapping.control_bounds(), (lambda: bar.update(1)) if bar else None, problem)
         finally:
             if bar:
                 bar.close()
@@ -246,6 +242,15 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
         self.history_ = list(getattr(result, "history", []))
         self._fitted_mapping(mapping, result.x, names)
         return self
+
+    def _optimize(self, X, y, optimizer, max_iter, value, value_and_gradient, set_values, x0, bounds, tick,
+                  problem):
+        """Run the optimiser on the cost of every unit (a subclass may train otherwise)."""
+        options = dict(maxiter=max_iter)
+        if self.learning_rate is not None:
+            options["learning_rate"] = self.learning_rate
+        return minimize(optimizer, value if optimizer == "sbs" else value_and_gradient, x0, bounds, options,
+                        callback=(lambda r: tick()) if tick else None)
 
     def _fitted_mapping(self, mapping, x, names):
         """Hook for subclasses that keep what the mapping learnt."""

@@ -3,7 +3,10 @@ import numbers
 
 import numpy as np
 import pandas as pd
+from sklearn.utils import check_random_state
 
+from ..cost import UnitCost
+from ..optimizers import minimize
 from ..mappings import (ACTIVATIONS, DESCRIPTOR_TRANSFORMS, ANNMapping, Descriptors, MultiLinearMapping,
                         MultiPowerMapping)
 from ._distributed_gr4 import DistributedModel
@@ -60,7 +63,18 @@ class RegionalModel(DistributedModel):
     activation : str, default="relu"
         ANN hidden activation.
     random_state : int, RandomState instance or None, default=None
-        Seed of the ANN weight initialisation.
+        Seed of the ANN weight initialisation, of the gauges held out for early stopping and of the
+        batches.
+    batch_size : int, optional
+        Adaptive optimisers: each iteration's gradient comes from this many units drawn at random among
+        the training units (a batch of gauges and periods); default all of them.
+    early_stopping : bool, default=False
+        Adaptive optimisers: hold out the units of ``validation_fraction`` of the gauges, stop when their
+        cost has not improved for ``n_iter_no_change`` iterations and keep the best iterate.
+    validation_fraction : float, default=0.25
+        Share of the gauges held out by ``early_stopping`` (at least one, and at least one left).
+    n_iter_no_change : int, default=10
+        Patience of ``early_stopping``.
     scoring : str, default="nse"
     num_threads : int, default=1
     verbose : bool, default=False
@@ -77,6 +91,12 @@ class RegionalModel(DistributedModel):
     descriptor_correlations_ : pandas.DataFrame
         Pearson correlation over the active cells between each descriptor (rows) and each learnt map
         (columns): how the transfer function uses the descriptors (NaN for a spatially uniform map).
+    validation_gauges_ : list of str
+        With ``early_stopping``: the held-out gauges.
+    validation_history_ : list of float
+        With ``early_stopping``: their cost after every iteration.
+    best_iteration_ : int
+        With ``early_stopping``: the iteration kept (0: the first guess).
 
     Examples
     --------
@@ -97,7 +117,8 @@ class RegionalModel(DistributedModel):
     def __init__(self, structure="zero-gr4-kw", mapping="multi-linear", optimizer=None, max_iter=None, cost="nse",
                  parameters=None, calibrate_states=False, bounds=None, init_parameters=None, init_states=None,
                  learning_rate=None, descriptors=None, descriptor_transform=None, hidden_layer_sizes=None,
-                 activation="relu", random_state=None, scoring="nse", num_threads=1, verbose=False):
+                 activation="relu", random_state=None, batch_size=None, early_stopping=False,
+                 validation_fraction=0.25, n_iter_no_change=10, scoring="nse", num_threads=1, verbose=False):
         super().__init__(structure=structure, mapping=mapping, optimizer=optimizer, max_iter=max_iter, cost=cost,
                          parameters=parameters, calibrate_states=calibrate_states, bounds=bounds,
                          init_parameters=init_parameters, init_states=init_states, learning_rate=learning_rate,
@@ -107,6 +128,10 @@ class RegionalModel(DistributedModel):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.random_state = random_state
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
 
     def _descriptor_matrix(self, X):
         if not X.descriptors:
@@ -141,6 +166,70 @@ class RegionalModel(DistributedModel):
                           activation=self.activation, random_state=self.random_state,
                           n_cells=int(np.prod(X.mesh.shape)))
 
+    def _optimize(self, X, y, optimizer, max_iter, value, value_and_gradient, set_values, x0, bounds, tick,
+                  problem):
+        """Adaptive training on batches of units and with early stopping on held-out gauges, when asked."""
+        if self.batch_size is None and not self.early_stopping:
+            return super()._optimize(X, y, optimizer, max_iter, value, value_and_gradient, set_values, x0, bounds,
+                                     tick, problem)
+        if optimizer not in _ADAPTIVE:
+            raise ValueError(f"batch_size and early_stopping need an adaptive optimizer ({list(_ADAPTIVE)}), "
+                             f"got {optimizer!r}")
+        rng = check_random_state(self.random_state)
+        gauges = np.asarray(X.gauges)
+        units = np.arange(len(X))
+        train, val_cost, self.validation_gauges_ = units, None, []
+        if self.early_stopping:
+            if not (isinstance(self.validation_fraction, numbers.Real) and 0 < self.validation_fraction < 1):
+                raise ValueError(f"validation_fraction must lie in ]0, 1[, got {self.validation_fraction!r}")
+            if not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1:
+                raise ValueError(f"n_iter_no_change must be a positive integer, got {self.n_iter_no_change!r}")
+            unique = list(dict.fromkeys(gauges))
+            if len(unique) < 2:
+                raise ValueError("early_stopping holds out whole gauges: X needs at least two gauges")
+            n_val = min(len(unique) - 1, max(1, int(round(self.validation_fraction * len(unique)))))
+            held = sorted(rng.choice(unique, n_val, replace=False).tolist(), key=unique.index)
+            self.validation_gauges_ = held
+            train = units[~np.isin(gauges, held)]
+            val = units[np.isin(gauges, held)]
+            val_cost = UnitCost(X[val], y[val], self.cost)
+        train_cost = UnitCost(X[train], y[train], self.cost)
+        batch = self.batch_size
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch!r}")
+
+        def batch_value_and_gradient(x):
+            if batch is None or batch >= train.size:
+                return value_and_gradient(x, train_cost)
+            idx = np.sort(rng.choice(train, batch, replace=False))
+            return value_and_gradient(x, UnitCost(X[idx], y[idx], self.cost))
+
+        best = [np.inf, np.array(x0, dtype=np.float64), 0]
+        history = []
+
+        def after_iteration(r):
+            if tick:
+                tick()
+            if val_cost is None:
+                return False
+            set_values(r.x)
+            v = val_cost.value(problem.run()[0])
+            history.append(v)
+            if v < best[0]:
+                best[:] = [v, r.x.copy(), int(r.nit)]
+            return r.nit - best[2] > self.n_iter_no_change
+
+        options = dict(maxiter=max_iter)
+        if self.learning_rate is not None:
+            options["learning_rate"] = self.learning_rate
+        result = minimize(optimizer, batch_value_and_gradient, x0, bounds, options, callback=after_iteration)
+        if val_cost is not None:
+            self.validation_history_ = history
+            self.best_iteration_ = best[2]
+            if history:
+                result.x, result.nit = best[1], best[2]
+        return result
+
     def _fitted_mapping(self, mapping, x, names):
         self.coef_ = np.array(x, dtype=np.float64)
         self.mapping_ = mapping
@@ -173,10 +262,13 @@ class RegionalANNMapping(RegionalModel):
     def __init__(self, structure="zero-gr4-kw", mapping="ann", optimizer=None, max_iter=None, cost="nse",
                  parameters=None, calibrate_states=False, bounds=None, init_parameters=None, init_states=None,
                  learning_rate=None, descriptors=None, descriptor_transform=None, hidden_layer_sizes=None,
-                 activation="relu", random_state=None, scoring="nse", num_threads=1, verbose=False):
+                 activation="relu", random_state=None, batch_size=None, early_stopping=False,
+                 validation_fraction=0.25, n_iter_no_change=10, scoring="nse", num_threads=1, verbose=False):
         super().__init__(structure=structure, mapping=mapping, optimizer=optimizer, max_iter=max_iter, cost=cost,
                          parameters=parameters, calibrate_states=calibrate_states, bounds=bounds,
                          init_parameters=init_parameters, init_states=init_states, learning_rate=learning_rate,
                          descriptors=descriptors, descriptor_transform=descriptor_transform,
                          hidden_layer_sizes=hidden_layer_sizes, activation=activation, random_state=random_state,
+                         batch_size=batch_size, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change,
                          scoring=scoring, num_threads=num_threads, verbose=verbose)
