@@ -10,9 +10,12 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.mark.parametrize("script", ["plot_synthetic_basin.py",
-                                    pytest.param("plot_calibration.py", marks=pytest.mark.slow)])
+                                    pytest.param("plot_calibration.py", marks=pytest.mark.slow),
+                                    pytest.param("plot_regionalisation.py", marks=[pytest.mark.slow, pytest.mark.smash])])
 def test_example_runs(script, tmp_path):
     pytest.importorskip("matplotlib")
+    if script == "plot_regionalisation.py":
+        pytest.importorskip("smash")  # the example uses hydro-smash's Lez data
     env = dict(os.environ, MPLBACKEND="Agg")
     # run from a temporary folder so that the installed package is imported, not the source tree
     proc = subprocess.run([sys.executable, str(EXAMPLES / script)], cwd=tmp_path, env=env,
