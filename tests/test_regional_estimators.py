@@ -146,3 +146,16 @@ def test_bad_training_options(twin, params, match):
     _, X, y, _, _ = twin
     with pytest.raises(ValueError, match=match):
         RegionalModel(max_iter=1, parameters=["cp"], init_states=WET, **params).fit(X, y)
+
+
+def test_spatio_temporal_cross_validation():
+    """Calibration gauges over period 0, validation on the other gauges over period 1."""
+    from skhydro.model_selection import PeriodSplit, SpatioTemporalSplit
+
+    basin = skhydro.datasets.make_synthetic_basin(random_state=0, n_steps=400, initial_states=WET)
+    X, y = skhydro.make_units(basin.mesh, basin.forcings, basin.observed, basin.descriptors, periods=2, warmup=50)
+    cv = SpatioTemporalSplit(GaugeKFold(n_splits=2), PeriodSplit(train_periods=[0], test_periods=[1]))
+    est = RegionalModel(max_iter=3, parameters=["cp", "ct"], init_states=WET)
+    res = cross_validate(est, X, y, cv=cv, scoring=["nse", "kge"], return_train_score=True)
+    assert len(res["test_nse"]) == cv.get_n_splits(X, y) == 2
+    assert np.isfinite(res["test_nse"]).all() and np.isfinite(res["train_kge"]).all()
