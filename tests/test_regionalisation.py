@@ -82,7 +82,7 @@ def test_descriptors_from_geotiff(tmp_path, basin):
         arr = basin.descriptors[name].astype(np.float32)
         with rasterio.open(tmp_path / f"{name}.tif", "w", driver="GTiff", height=arr.shape[0], width=arr.shape[1],
                            count=1, dtype="float32", nodata=-99.0,
-                           transform=rasterio.transform.from_origin(0.0, 50000.0, 1000.0, 1000.0)) as dst:
+                           transform=rasterio.Affine(1000.0, 0.0, 0.0, 0.0, -1000.0, 50000.0)) as dst:
             dst.write(arr, 1)
     d = Descriptors.from_geotiff(tmp_path, mesh=basin.mesh)
     assert d.names == ("clay", "slope")
