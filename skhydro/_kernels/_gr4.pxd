@@ -10,7 +10,7 @@
 from libc.math cimport sqrt
 from skhydro._kernels._common cimport dmax
 from skhydro._kernels._gr_blocks cimport (
-    InterceptionRecord, interception, interception_recompute, interception_b,
+    InterceptionRecord, gr_soil, interception, interception_recompute, interception_b,
     ProductionRecord, production, production_recompute, production_b, transfer_store, transfer_store_b,
 )
 
@@ -26,35 +26,11 @@ cdef inline void gr4_soil(
     double* hi, double* hp, double ht, double* prr, double* direct,
     double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
 ) noexcept nogil:
-    """First half of :func:`gr4_step`: interception, production, exchange (from the transfer level ``ht`` at
-    the start of the step) and split; ``prr`` feeds the transfer store, ``direct`` (prd + l) the direct
-    branch."""
-    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0, prd = 0.0
-    prr[0] = 0.0
-    if prcp >= 0.0 and pet >= 0.0:
-        interception(prcp, pet, ci, hi, &pn, &en)
-        production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
-        if threshold_exchange:
-            lexc = kexc * (ht - aexc)
-        else:
-            lexc = kexc * ht * ht * ht * sqrt(ht)
-        prr[0] = 0.9 * (pr + perc) + lexc
-        prd = 0.1 * (pr + perc)
-    elif tape != NULL:
-        tape[0] = 0.0
-        tape[tstride] = 0.0
-        tape[2 * tstride] = 1.0
-    direct[0] = prd + lexc
-    if fluxes != NULL:
-        fluxes[0] = pn
-        fluxes[fstride] = en
-        fluxes[2 * fstride] = pr
-        fluxes[3 * fstride] = perc
-        fluxes[4 * fstride] = ps
-        fluxes[5 * fstride] = es
-        fluxes[6 * fstride] = lexc
-        fluxes[7 * fstride] = prr[0]
-        fluxes[8 * fstride] = prd
+    """First half of :func:`gr4_step`: the GR soil with the 90/10 split; ``prr`` feeds the transfer store,
+    ``direct`` (prd + l) the direct branch."""
+    cdef double unused
+    gr_soil(prcp, pet, ci, cp, kexc, aexc, threshold_exchange, beta, 0.9, 0.0, False, hi, hp, ht, prr, &unused,
+            direct, fluxes, fstride, tape, tstride)
 
 
 cdef inline double gr4_stores(

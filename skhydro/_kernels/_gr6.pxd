@@ -5,7 +5,7 @@
 # branch; the exchange l is added to all three branches (reference quirk); q = qr + max(0, prd + l) + qe.
 from skhydro._kernels._common cimport dmax
 from skhydro._kernels._gr_blocks cimport (
-    InterceptionRecord, interception, interception_recompute, interception_b,
+    InterceptionRecord, gr_soil, interception, interception_recompute, interception_b,
     ProductionRecord, production, production_recompute, production_b, transfer_store, transfer_store_b,
     exponential_store, exponential_store_b,
 )
@@ -21,34 +21,10 @@ cdef inline void gr6_soil(
     double* hi, double* hp, double ht, double* prr, double* pre, double* direct,
     double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
 ) noexcept nogil:
-    """First half of :func:`gr6_step`: interception, production, exchange (from ``ht`` at the start of the
-    step) and the split into ``prr``, ``pre`` and ``direct`` (prd + l), the exchange on all three."""
-    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0, prd = 0.0
-    prr[0] = 0.0
-    pre[0] = 0.0
-    if prcp >= 0.0 and pet >= 0.0:
-        interception(prcp, pet, ci, hi, &pn, &en)
-        production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
-        lexc = kexc * (ht - aexc)
-        prr[0] = 0.54 * (pr + perc) + lexc
-        pre[0] = 0.36 * (pr + perc) + lexc
-        prd = 0.1 * (pr + perc)
-    elif tape != NULL:
-        tape[0] = 0.0
-        tape[tstride] = 0.0
-        tape[2 * tstride] = 1.0
-    direct[0] = prd + lexc
-    if fluxes != NULL:
-        fluxes[0] = pn
-        fluxes[fstride] = en
-        fluxes[2 * fstride] = pr
-        fluxes[3 * fstride] = perc
-        fluxes[4 * fstride] = ps
-        fluxes[5 * fstride] = es
-        fluxes[6 * fstride] = lexc
-        fluxes[7 * fstride] = prr[0]
-        fluxes[8 * fstride] = prd
-        fluxes[9 * fstride] = pre[0]
+    """First half of :func:`gr6_step`: the GR soil (exchange E5) with the 54/36/10 split into ``prr``, ``pre``
+    and ``direct`` (prd + l), the exchange on all three (reference quirk)."""
+    gr_soil(prcp, pet, ci, cp, kexc, aexc, True, beta, 0.54, 0.36, True, hi, hp, ht, prr, pre, direct,
+            fluxes, fstride, tape, tstride)
 
 
 cdef inline double gr6_stores(

@@ -1,7 +1,7 @@
 # Building blocks of the GR structures, forward and reverse (../shared/spec/forward.md §6.1): the
 # interception store I, the production store P and the transfer store T5, on normalised levels. Each
 # structure's point function (_gr4.pxd, _grc.pxd, _grd.pxd) chains them with its exchange and split.
-from libc.math cimport cbrt, exp, log, tanh
+from libc.math cimport cbrt, exp, log, sqrt, tanh
 from skhydro._kernels._common cimport dmin, dmax, inv_fourth_root
 
 
@@ -187,6 +187,54 @@ cdef inline void production_b(ProductionRecord* r, double pn, double en, double 
         else:
             pn_b[0] += ps_b
     h_b[0] = hb
+
+
+# ---------------------------------------------------------------------------------- GR soil half
+cdef inline void gr_soil(
+    double prcp, double pet, double ci, double cp, double kexc, double aexc, bint threshold_exchange, double beta,
+    double routed_share, double second_share, bint second_exchanges,
+    double* hi, double* hp, double ht, double* prr, double* second, double* direct,
+    double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
+) noexcept nogil:
+    """Soil half of the GR structures with interception: interception I, production P, exchange l (E4
+    ``kexc ht^3.5``, or E5 ``kexc (ht - aexc)`` with ``threshold_exchange``, from ``ht`` at the start of
+    the step) and the split of R = pr + perc: ``prr = routed_share R + l`` to the transfer store,
+    ``second = second_share R`` (``+ l`` with ``second_exchanges``) to a second store when
+    ``second_share > 0``, and ``direct = 0.1 R + l`` to the direct branch.
+
+    Fluxes written: pn, en, pr, perc, ps, es, lexc, prr, prd, then the second store's inflow when it exists.
+    """
+    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0, prd = 0.0
+    prr[0] = 0.0
+    second[0] = 0.0
+    if prcp >= 0.0 and pet >= 0.0:
+        interception(prcp, pet, ci, hi, &pn, &en)
+        production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
+        if threshold_exchange:
+            lexc = kexc * (ht - aexc)
+        else:
+            lexc = kexc * ht * ht * ht * sqrt(ht)
+        prr[0] = routed_share * (pr + perc) + lexc
+        if second_share > 0.0:
+            second[0] = second_share * (pr + perc) + lexc if second_exchanges else second_share * (pr + perc)
+        prd = 0.1 * (pr + perc)
+    elif tape != NULL:
+        tape[0] = 0.0
+        tape[tstride] = 0.0
+        tape[2 * tstride] = 1.0
+    direct[0] = prd + lexc
+    if fluxes != NULL:
+        fluxes[0] = pn
+        fluxes[fstride] = en
+        fluxes[2 * fstride] = pr
+        fluxes[3 * fstride] = perc
+        fluxes[4 * fstride] = ps
+        fluxes[5 * fstride] = es
+        fluxes[6 * fstride] = lexc
+        fluxes[7 * fstride] = prr[0]
+        fluxes[8 * fstride] = prd
+        if second_share > 0.0:
+            fluxes[9 * fstride] = second[0]
 
 
 # ------------------------------------------------------------------------------------ transfer store

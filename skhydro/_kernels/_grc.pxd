@@ -6,7 +6,7 @@
 from libc.math cimport sqrt
 from skhydro._kernels._common cimport dmax
 from skhydro._kernels._gr_blocks cimport (
-    InterceptionRecord, interception, interception_recompute, interception_b,
+    InterceptionRecord, gr_soil, interception, interception_recompute, interception_b,
     ProductionRecord, production, production_recompute, production_b, transfer_store, transfer_store_b,
 )
 
@@ -23,34 +23,10 @@ cdef inline void grc_soil(
     double* prr, double* prl, double* direct,
     double* fluxes, Py_ssize_t fstride, double* tape, Py_ssize_t tstride,
 ) noexcept nogil:
-    """First half of :func:`grc_step`: interception, production, exchange (from ``ht`` at the start of the
-    step) and the 54/36/10 split into ``prr``, ``prl`` and ``direct`` (prd + l)."""
-    cdef double pn = 0.0, en = 0.0, ps = 0.0, es = 0.0, pr = 0.0, perc = 0.0, lexc = 0.0, prd = 0.0
-    prr[0] = 0.0
-    prl[0] = 0.0
-    if prcp >= 0.0 and pet >= 0.0:
-        interception(prcp, pet, ci, hi, &pn, &en)
-        production(pn, en, cp, GRC_BETA, hp, &ps, &es, &pr, &perc, tape, tstride)
-        lexc = kexc * ht * ht * ht * sqrt(ht)
-        prr[0] = 0.54 * (pr + perc) + lexc
-        prl[0] = 0.36 * (pr + perc)
-        prd = 0.1 * (pr + perc)
-    elif tape != NULL:
-        tape[0] = 0.0
-        tape[tstride] = 0.0
-        tape[2 * tstride] = 1.0
-    direct[0] = prd + lexc
-    if fluxes != NULL:
-        fluxes[0] = pn
-        fluxes[fstride] = en
-        fluxes[2 * fstride] = pr
-        fluxes[3 * fstride] = perc
-        fluxes[4 * fstride] = ps
-        fluxes[5 * fstride] = es
-        fluxes[6 * fstride] = lexc
-        fluxes[7 * fstride] = prr[0]
-        fluxes[8 * fstride] = prd
-        fluxes[9 * fstride] = prl[0]
+    """First half of :func:`grc_step`: the GR soil (percolation constant 1000, exchange E4) with the
+    54/36/10 split into ``prr``, ``prl`` (no exchange) and ``direct`` (prd + l)."""
+    gr_soil(prcp, pet, ci, cp, kexc, 0.0, False, GRC_BETA, 0.54, 0.36, False, hi, hp, ht, prr, prl, direct,
+            fluxes, fstride, tape, tstride)
 
 
 cdef inline double grc_stores(

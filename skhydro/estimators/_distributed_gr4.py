@@ -246,11 +246,14 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
     def _optimize(self, X, y, optimizer, max_iter, value, value_and_gradient, set_values, x0, bounds, tick,
                   problem):
         """Run the optimiser on the cost of every unit (a subclass may train otherwise)."""
+        return minimize(optimizer, value if optimizer == "sbs" else value_and_gradient, x0, bounds,
+                        self._optimizer_options(max_iter), callback=(lambda r: tick()) if tick else None)
+
+    def _optimizer_options(self, max_iter):
         options = dict(maxiter=max_iter)
         if self.learning_rate is not None:
             options["learning_rate"] = self.learning_rate
-        return minimize(optimizer, value if optimizer == "sbs" else value_and_gradient, x0, bounds, options,
-                        callback=(lambda r: tick()) if tick else None)
+        return options
 
     def _fitted_mapping(self, mapping, x, names):
         """Hook for subclasses that keep what the mapping learnt."""

@@ -219,10 +219,8 @@ class RegionalModel(DistributedModel):
                 best[:] = [v, r.x.copy(), int(r.nit)]
             return r.nit - best[2] > self.n_iter_no_change
 
-        options = dict(maxiter=max_iter)
-        if self.learning_rate is not None:
-            options["learning_rate"] = self.learning_rate
-        result = minimize(optimizer, batch_value_and_gradient, x0, bounds, options, callback=after_iteration)
+        result = minimize(optimizer, batch_value_and_gradient, x0, bounds, self._optimizer_options(max_iter),
+                          callback=after_iteration)
         if val_cost is not None:
             self.validation_history_ = history
             self.best_iteration_ = best[2]
