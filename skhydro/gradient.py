@@ -47,6 +47,7 @@ class VectorGradient:
     rparams: np.ndarray
     hstates: np.ndarray          # initial states
     rstates: np.ndarray
+    net_params: np.ndarray       # the flux-correction network's parameters (empty for classical structures)
 
 
 def problem_value_and_gradient(problem, cost, checkpoint_interval=None, q_cotangent=None):
@@ -83,12 +84,15 @@ def problem_value_and_gradient(problem, cost, checkpoint_interval=None, q_cotang
         raise ValueError(f"cost gradient has shape {q_gauge_b.shape}, expected {q_gauge.shape}")
     hparams_b, rparams_b = np.zeros_like(problem.hparams), np.zeros_like(problem.rparams)
     hstates_b, rstates_b = np.zeros_like(problem.hstates0), np.zeros_like(problem.rstates0)
-    kernel.reverse(interval, checkpoints, tape, True, q_gauge_b, hparams_b, rparams_b, hstates_b, rstates_b)
-    return VectorGradient(float(value), q_gauge, hparams_b, rparams_b, hstates_b, rstates_b)
+    net_b = np.zeros_like(problem.net_params)
+    kernel.reverse(interval, checkpoints, tape, True, q_gauge_b, hparams_b, rparams_b, hstates_b, rstates_b,
+                   net_b if net_b.size else None)
+    return VectorGradient(float(value), q_gauge, hparams_b, rparams_b, hstates_b, rstates_b, net_b)
 
 
 def value_and_gradient(mesh, forcings, structure, parameters=None, states=None, observed=None, cost="nse", *,
-                       gauges=None, weights="mean", warmup=None, checkpoint_interval=None, num_threads=1):
+                       gauges=None, weights="mean", warmup=None, checkpoint_interval=None, num_threads=1,
+                       network=None):
     """Cost of the simulated discharge against observations, and its exact gradient.
 
     ``J = Σ_g w_g j_g`` over the selected gauges, ``j_g`` the cost component of metric ``cost`` (``1 - m``
@@ -123,6 +127,8 @@ def value_and_gradient(mesh, forcings, structure, parameters=None, states=None, 
         gradient; larger values use more memory and fewer, longer segments.
     num_threads : int, default=1
         OpenMP threads (``-1``: all CPUs). The result does not depend on it.
+    network : skhydro.hybrid.FluxCorrectionNetwork, optional
+        The flux-correction network of a hybrid structure (default all-zero weights).
 
     Returns
     -------
@@ -130,7 +136,8 @@ def value_and_gradient(mesh, forcings, structure, parameters=None, states=None, 
         The cost ``J``.
     gradients : dict of ndarray
         ``{name: (nrow, ncol) map of dJ/d(name)}`` for every parameter and every initial state of the
-        structure (zero outside the active cells).
+        structure (zero outside the active cells). Hybrid structures add ``"network"``: the gradient with
+        respect to the network's weights and biases, ``{"weight_1": ..., "bias_1": ..., ...}``.
 
     Examples
     --------
@@ -145,7 +152,7 @@ def value_and_gradient(mesh, forcings, structure, parameters=None, states=None, 
     """
     if observed is None:
         raise ValueError("observed discharge is required to evaluate a cost")
-    problem = Problem(mesh, forcings, structure, parameters, states, num_threads)
+    problem = Problem(mesh, forcings, structure, parameters, states, num_threads, network)
     discharge_cost = DischargeCost(observed, forcings.index, mesh.gauge_codes, metric=cost, gauges=gauges,
                                    weights=weights, warmup=warmup)
     result = problem_value_and_gradient(problem, discharge_cost.value_and_gradient, checkpoint_interval)
@@ -153,4 +160,7 @@ def value_and_gradient(mesh, forcings, structure, parameters=None, states=None, 
     vectors = np.concatenate([result.hparams, result.rparams, result.hstates, result.rstates])
     grids = mesh.to_grid(vectors)
     grids[:, ~mesh.active] = 0.0
-    return result.value, dict(zip(s.parameters + s.states, grids))
+    gradients = dict(zip(s.parameters + s.states, grids))
+    if problem.network is not None:
+        gradients["network"] = problem.network.with_vector(result.net_params).as_dict()
+    return result.value, gradients

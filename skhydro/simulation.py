@@ -6,6 +6,7 @@ import pandas as pd
 
 from ._kernels import _model
 from ._threads import resolve_num_threads
+from .hybrid import FluxCorrectionNetwork
 from .interception import adjust_interception
 from .structures import get_structure, variable
 
@@ -55,7 +56,7 @@ class Problem:
     Used by :func:`simulate` and by the gradient code; not part of the public API.
     """
 
-    def __init__(self, mesh, forcings, structure, parameters=None, states=None, num_threads=1):
+    def __init__(self, mesh, forcings, structure, parameters=None, states=None, num_threads=1, network=None):
         self.mesh = mesh
         self.forcings = forcings
         self.structure = structure = get_structure(structure)
@@ -94,6 +95,30 @@ class Problem:
         self.area_up = mesh.to_vector(mesh.flwacc) - cell_area
         self.dt_over_dx = dt / dx
         self.beta = _percolation_beta(dt)
+        self._set_network(network)
+
+    def _set_network(self, network):
+        """The flux-correction network of a hybrid structure (all-zero weights by default: no correction);
+        ``net_params`` is its parameter vector, which the estimators overwrite in place."""
+        s = self.structure
+        self.network = None
+        self.net_params = np.zeros(0)
+        if not s.is_hybrid:
+            if network is not None:
+                raise ValueError(f"structure {s.name!r} has no flux-correction network; use a hybrid module "
+                                 "such as 'gr4_mlp'")
+            return
+        n_in, n_out = len(s.network_inputs), len(s.network_outputs)
+        if network is None:
+            network = FluxCorrectionNetwork.zeros(n_in, n_out)
+        if not isinstance(network, FluxCorrectionNetwork):
+            raise TypeError(f"network must be a skhydro.hybrid.FluxCorrectionNetwork, got {type(network).__name__}")
+        sizes = network.layer_sizes
+        if sizes[0] != n_in or sizes[-1] != n_out:
+            raise ValueError(f"structure {s.name!r} needs a network with {n_in} inputs {s.network_inputs} and "
+                             f"{n_out} outputs {s.network_outputs}, got layer sizes {sizes}")
+        self.network = network
+        self.net_params = np.ascontiguousarray(network.to_vector())
 
     @property
     def n_hydro_states(self):
@@ -108,7 +133,18 @@ class Problem:
             self.hparams, self.rparams, self.hstates0.shape[0], self.rstates0.shape[0],
             self.qt_factor, self.area_up, self.dt_over_dx, m.up_ptr, m.up_idx, m.level_ptr,
             not m._first_level_is_source, m.gauge_index, self.dt, self.beta, self.num_threads,
+            **self._network_arguments(),
         )
+
+    def _network_arguments(self):
+        if self.network is None:
+            return {}
+        return dict(net_params=self.net_params, net_sizes=self.network.layer_sizes,
+                    net_activation=self.network.activation)
+
+    def current_network(self):
+        """The network holding the current ``net_params`` (None for a classical structure)."""
+        return None if self.network is None else self.network.with_vector(self.net_params)
 
     def run(self, t0=0, t1=None, hstates=None, rstates=None, buffers=None, keep_cells=False, keep_fluxes=False):
         """Run steps ``[t0, t1)`` from the given (or initial) states; states are updated in place."""
@@ -151,8 +187,8 @@ class SimulationResult:
     fluxes: dict = field(default=None)
 
 
-def simulate(mesh, forcings, structure, parameters=None, states=None, num_threads=1, *, return_grid=False,
-             return_fluxes=False):
+def simulate(mesh, forcings, structure, parameters=None, states=None, num_threads=1, *, network=None,
+             return_grid=False, return_fluxes=False):
     """Run a distributed hydrological model over a basin.
 
     Parameters
@@ -168,6 +204,9 @@ def simulate(mesh, forcings, structure, parameters=None, states=None, num_thread
         ``ci``, GR structures at sub-daily steps adjust the interception capacity to the forcings.
     num_threads : int, default=1
         OpenMP threads (``-1``: all CPUs).
+    network : skhydro.hybrid.FluxCorrectionNetwork, optional
+        The flux-correction network of a hybrid structure (``*_mlp``); default all-zero weights, which
+        give the classical structure's discharge exactly. Its corrections are the fluxes ``f1``... .
     return_grid : bool, default=False
         Also return the discharge on every cell and step.
     return_fluxes : bool, default=False
@@ -185,7 +224,7 @@ def simulate(mesh, forcings, structure, parameters=None, states=None, num_thread
     >>> result.discharge.shape == (basin.forcings.ntime, len(basin.mesh.gauge_codes))
     True
     """
-    problem = Problem(mesh, forcings, structure, parameters, states, num_threads)
+    problem = Problem(mesh, forcings, structure, parameters, states, num_threads, network)
     q_gauge, q_cells, fluxes, hstates, rstates, _ = problem.run(keep_cells=return_grid, keep_fluxes=return_fluxes)
     s = problem.structure
     discharge = pd.DataFrame(q_gauge, index=forcings.index, columns=pd.Index(mesh.gauge_codes, name="code"))

@@ -105,6 +105,18 @@ HYDROLOGICAL_MODULES = {
         states=("ha", "hc"),
         fluxes=("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "prd", "qr", "qd", "qt"),
     ),
+    "gr4_mlp": dict(
+        parameters=("ci", "cp", "ct", "kexc"),
+        states=("hi", "hp", "ht"),
+        fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "f1", "f2", "f3", "f4", "qt"),
+        network=dict(inputs=("hp", "ht", "pn", "en"), outputs=("f1", "f2", "f3", "f4")),
+    ),
+    "gr5_mlp": dict(
+        parameters=("ci", "cp", "ct", "kexc", "aexc"),
+        states=("hi", "hp", "ht"),
+        fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "f1", "f2", "f3", "f4", "qt"),
+        network=dict(inputs=("hp", "ht", "pn", "en"), outputs=("f1", "f2", "f3", "f4")),
+    ),
     "vic3l": dict(
         parameters=("b", "cusl", "cmsl", "cbsl", "ks", "pbc", "ds", "dsm", "ws"),
         states=("hcl", "husl", "hmsl", "hbsl"),
@@ -183,6 +195,22 @@ class Structure:
     @property
     def fluxes(self):
         return tuple(f for m in self._modules() for f in m["fluxes"])
+
+    @property
+    def is_hybrid(self):
+        """Whether a flux-correction network runs inside the hydrological operator (``*_mlp``)."""
+        return "network" in HYDROLOGICAL_MODULES[self.hydrological]
+
+    @property
+    def network_inputs(self):
+        """Names of the flux-correction network's inputs (empty for a classical structure)."""
+        return HYDROLOGICAL_MODULES[self.hydrological].get("network", {}).get("inputs", ())
+
+    @property
+    def network_outputs(self):
+        """Names of the corrections it gives: f1 (infiltration ps), f2 (evaporation es), f3 (split), f4
+        (exchange) for gr4_mlp and gr5_mlp."""
+        return HYDROLOGICAL_MODULES[self.hydrological].get("network", {}).get("outputs", ())
 
     def default_parameters(self, dt):
         """Spatially uniform defaults for a time step of ``dt`` seconds (``llr`` scales with dt)."""

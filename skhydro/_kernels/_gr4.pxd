@@ -7,10 +7,9 @@
 # The reverse twin ``gr4_step_b`` gets the states at the start of the step and the few transcendental
 # values the forward step recorded on its tape (two tanh, two fourth-root factors); everything else is
 # recomputed, so the tape holds 4 numbers per cell and step.
-from libc.math cimport sqrt
 from skhydro._kernels._common cimport dmax
 from skhydro._kernels._gr_blocks cimport (
-    InterceptionRecord, gr_soil, interception, interception_recompute, interception_b,
+    InterceptionRecord, gr_exchange, gr_exchange_b, gr_soil, interception, interception_recompute, interception_b,
     ProductionRecord, production, production_recompute, production_b, transfer_store, transfer_store_b,
 )
 
@@ -87,7 +86,7 @@ cdef inline void gr4_step_b(
     """
     cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride], gt = tape[3 * tstride]
     cdef bint active = prcp >= 0.0 and pet >= 0.0
-    cdef double sh = 0.0, lexc = 0.0, prr = 0.0, prd = 0.0
+    cdef double lexc = 0.0, prr = 0.0, prd = 0.0
     cdef double prd_b, lexc_b, prr_b, pr_b, pn_b = 0.0, en_b = 0.0
     cdef InterceptionRecord ir
     cdef ProductionRecord rec
@@ -95,12 +94,8 @@ cdef inline void gr4_step_b(
     # ---- recompute the cheap intermediates of the forward step
     if active:
         ir = interception_recompute(prcp, pet, ci, hi)
-        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp)
-        if threshold_exchange:
-            lexc = kexc * (ht - aexc)
-        else:
-            sh = sqrt(ht)
-            lexc = kexc * ht * ht * ht * sh
+        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp, 1.0, 1.0)
+        lexc = gr_exchange(kexc, aexc, threshold_exchange, ht)
         prr = 0.9 * (rec.pr + rec.perc) + lexc
         prd = 0.1 * (rec.pr + rec.perc)
 
@@ -115,12 +110,6 @@ cdef inline void gr4_step_b(
     # exchange and the 90/10 split
     lexc_b += prr_b
     pr_b = 0.9 * prr_b + 0.1 * prd_b
-    if threshold_exchange:
-        kexc_b[0] += lexc_b * (ht - aexc)
-        ht_b[0] += lexc_b * kexc
-        aexc_b[0] -= lexc_b * kexc
-    else:
-        kexc_b[0] += lexc_b * ht * ht * ht * sh
-        ht_b[0] += lexc_b * kexc * 3.5 * ht * ht * sh
-    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, pr_b, pr_b, hp_b, &pn_b, &en_b, cp_b)
+    gr_exchange_b(kexc, aexc, threshold_exchange, ht, lexc_b, kexc_b, aexc_b, ht_b)
+    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, 1.0, 1.0, pr_b, pr_b, hp_b, &pn_b, &en_b, cp_b, NULL, NULL)
     interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b, prcp_b)

@@ -72,7 +72,7 @@ cdef inline void gr6_step_b(
     cdef ProductionRecord rec
     if active:
         ir = interception_recompute(prcp, pet, ci, hi)
-        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp)
+        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp, 1.0, 1.0)
         lexc = kexc * (ht - aexc)
         prr = 0.54 * (rec.pr + rec.perc) + lexc
         pre = 0.36 * (rec.pr + rec.perc) + lexc
@@ -90,5 +90,5 @@ cdef inline void gr6_step_b(
     kexc_b[0] += lexc_b * (ht - aexc)
     ht_b[0] += lexc_b * kexc
     aexc_b[0] -= lexc_b * kexc
-    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, r_b, r_b, hp_b, &pn_b, &en_b, cp_b)
+    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, 1.0, 1.0, r_b, r_b, hp_b, &pn_b, &en_b, cp_b, NULL, NULL)
     interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b, prcp_b)

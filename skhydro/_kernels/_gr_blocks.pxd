@@ -82,12 +82,16 @@ cdef inline void no_store_b(double prcp, double pet, double pn_b, double en_b, d
 
 
 # ---------------------------------------------------------------------------------- production store
-cdef inline void production(double pn, double en, double c, double beta, double* h,
+cdef inline void production(double pn, double en, double c, double beta, double gs, double ge, double* h,
                             double* ps, double* es, double* pr, double* perc,
                             double* tape, Py_ssize_t tstride) noexcept nogil:
     """Production store of capacity ``c`` on level ``h`` (updated): infiltration ``ps``, evaporation ``es``,
     runoff ``pr`` and percolation ``perc`` (mm). ``tape`` (may be NULL) receives tanh(pn/c), tanh(en/c)
     and the percolation factor (1 + (h*/beta)^4)^(-1/4).
+
+    ``gs`` and ``ge`` are the hybrid structures' correction gains 1 + f_s and 1 + f_e on the infiltration
+    and the evaporation, each still capped by the water available (1.0 for the classical structures:
+    multiplying by 1.0 is exact, so they are unchanged bit for bit).
     """
     cdef double hh = h[0], tp = 0.0, te = 0.0, gp, hstar, r4, ic = 1.0 / c
     ps[0] = 0.0
@@ -95,11 +99,11 @@ cdef inline void production(double pn, double en, double c, double beta, double*
     pr[0] = 0.0
     if pn > 0.0:  # tanh(0) = 0: most steps have no net rain
         tp = tanh(pn * ic)
-        ps[0] = dmin(pn, c * (1.0 - hh * hh) * tp / (1.0 + hh * tp))
+        ps[0] = dmin(pn, gs * (c * (1.0 - hh * hh) * tp / (1.0 + hh * tp)))
         pr[0] = pn - ps[0]
     if en > 0.0:
         te = tanh(en * ic)
-        es[0] = dmin(en, hh * c * (2.0 - hh) * te / (1.0 + (1.0 - hh) * te))
+        es[0] = dmin(en, ge * (hh * c * (2.0 - hh) * te / (1.0 + (1.0 - hh) * te)))
     hstar = hh + (ps[0] - es[0]) * ic
     # percolation h* c (1 - (1 + (h*/beta)^4)^(-1/4)), written on the level it leaves
     r4 = hstar / beta
@@ -120,7 +124,8 @@ cdef struct ProductionRecord:
 
 
 cdef inline ProductionRecord production_recompute(double pn, double en, double c, double h,
-                                                  double tp, double te, double gp) noexcept nogil:
+                                                  double tp, double te, double gp, double gs,
+                                                  double ge) noexcept nogil:
     cdef ProductionRecord r
     cdef double ic = 1.0 / c
     r.ps = 0.0
@@ -132,13 +137,13 @@ cdef inline ProductionRecord production_recompute(double pn, double en, double c
     r.es_is_b = False
     if pn > 0.0:
         r.a = c * (1.0 - h * h) * tp / (1.0 + h * tp)
-        r.ps_is_a = not (pn < r.a)  # dmin(pn, a) takes pn when pn < a
-        r.ps = r.a if r.ps_is_a else pn
+        r.ps_is_a = not (pn < gs * r.a)  # dmin(pn, gs a) takes pn when pn < gs a
+        r.ps = gs * r.a if r.ps_is_a else pn
         r.pr = pn - r.ps
     if en > 0.0:
         r.b = h * c * (2.0 - h) * te / (1.0 + (1.0 - h) * te)
-        r.es_is_b = not (en < r.b)
-        r.es = r.b if r.es_is_b else en
+        r.es_is_b = not (en < ge * r.b)
+        r.es = ge * r.b if r.es_is_b else en
     r.hstar = h + (r.ps - r.es) * ic
     r.h_new = r.hstar * gp
     r.perc = (r.hstar - r.h_new) * c
@@ -146,12 +151,13 @@ cdef inline ProductionRecord production_recompute(double pn, double en, double c
 
 
 cdef inline void production_b(ProductionRecord* r, double pn, double en, double c, double h,
-                              double tp, double te, double gp, double pr_b, double perc_b,
-                              double* h_b, double* pn_b, double* en_b, double* c_b) noexcept nogil:
+                              double tp, double te, double gp, double gs, double ge, double pr_b, double perc_b,
+                              double* h_b, double* pn_b, double* en_b, double* c_b,
+                              double* gs_b, double* ge_b) noexcept nogil:
     """Reverse of :func:`production` from its start level ``h`` and tape values.
 
     On entry ``h_b`` holds the adjoint of the end level, on exit that of the start level; ``pn_b``,
-    ``en_b`` and ``c_b`` are accumulated.
+    ``en_b`` and ``c_b`` are accumulated, and so are the gains' ``gs_b`` and ``ge_b`` (may be NULL).
     """
     cdef double ic = 1.0 / c, hstar_b, hb, ps_b, es_b, v, tb, d
     # perc = (h* - h_new) c, h_new = h* gp(h*): d(h* gp)/dh* = gp^5
@@ -164,6 +170,9 @@ cdef inline void production_b(ProductionRecord* r, double pn, double en, double 
     c_b[0] -= ps_b * (r.ps - r.es) * ic
     if en > 0.0:
         if r.es_is_b:
+            if ge_b != NULL:
+                ge_b[0] += es_b * r.b
+            es_b = es_b * ge  # the formula's adjoint
             v = 1.0 + (1.0 - h) * te
             hb += es_b * (c * te * (2.0 - 2.0 * h) + r.b * te) / v
             tb = es_b * (h * (2.0 - h) * c - r.b * (1.0 - h)) / v
@@ -177,6 +186,9 @@ cdef inline void production_b(ProductionRecord* r, double pn, double en, double 
         pn_b[0] += pr_b
         ps_b -= pr_b
         if r.ps_is_a:
+            if gs_b != NULL:
+                gs_b[0] += ps_b * r.a
+            ps_b = ps_b * gs
             v = 1.0 + h * tp
             hb += ps_b * (-2.0 * h * c * tp - r.a * tp) / v
             tb = ps_b * (c * (1.0 - h * h) - r.a * h) / v
@@ -187,6 +199,43 @@ cdef inline void production_b(ProductionRecord* r, double pn, double en, double 
         else:
             pn_b[0] += ps_b
     h_b[0] = hb
+
+
+# ------------------------------------------------------------------------------------------ exchange
+cdef inline double gr_exchange(double kexc, double aexc, bint threshold_exchange, double ht) noexcept nogil:
+    """Groundwater exchange from the transfer level at the start of the step: E4 ``kexc ht^3.5``, or E5
+    ``kexc (ht - aexc)`` with ``threshold_exchange``."""
+    if threshold_exchange:
+        return kexc * (ht - aexc)
+    return kexc * ht * ht * ht * sqrt(ht)
+
+
+cdef inline void gr_exchange_b(double kexc, double aexc, bint threshold_exchange, double ht, double l_b,
+                               double* kexc_b, double* aexc_b, double* ht_b) noexcept nogil:
+    """Reverse of :func:`gr_exchange`: accumulates the adjoints (``aexc_b`` only with E5)."""
+    cdef double sh
+    if threshold_exchange:
+        kexc_b[0] += l_b * (ht - aexc)
+        ht_b[0] += l_b * kexc
+        aexc_b[0] -= l_b * kexc
+    else:
+        sh = sqrt(ht)
+        kexc_b[0] += l_b * ht * ht * ht * sh
+        ht_b[0] += l_b * kexc * 3.5 * ht * ht * sh
+
+
+cdef inline void write_soil_fluxes(double* fluxes, Py_ssize_t fstride, double pn, double en, double pr, double perc,
+                                   double ps, double es, double lexc, double prr, double prd) noexcept nogil:
+    """The GR soil's fluxes in the reference's order: pn, en, pr, perc, ps, es, lexc, prr, prd."""
+    fluxes[0] = pn
+    fluxes[fstride] = en
+    fluxes[2 * fstride] = pr
+    fluxes[3 * fstride] = perc
+    fluxes[4 * fstride] = ps
+    fluxes[5 * fstride] = es
+    fluxes[6 * fstride] = lexc
+    fluxes[7 * fstride] = prr
+    fluxes[8 * fstride] = prd
 
 
 # ---------------------------------------------------------------------------------- GR soil half
@@ -209,11 +258,8 @@ cdef inline void gr_soil(
     second[0] = 0.0
     if prcp >= 0.0 and pet >= 0.0:
         interception(prcp, pet, ci, hi, &pn, &en)
-        production(pn, en, cp, beta, hp, &ps, &es, &pr, &perc, tape, tstride)
-        if threshold_exchange:
-            lexc = kexc * (ht - aexc)
-        else:
-            lexc = kexc * ht * ht * ht * sqrt(ht)
+        production(pn, en, cp, beta, 1.0, 1.0, hp, &ps, &es, &pr, &perc, tape, tstride)
+        lexc = gr_exchange(kexc, aexc, threshold_exchange, ht)
         prr[0] = routed_share * (pr + perc) + lexc
         if second_share > 0.0:
             second[0] = second_share * (pr + perc) + lexc if second_exchanges else second_share * (pr + perc)
@@ -224,15 +270,7 @@ cdef inline void gr_soil(
         tape[2 * tstride] = 1.0
     direct[0] = prd + lexc
     if fluxes != NULL:
-        fluxes[0] = pn
-        fluxes[fstride] = en
-        fluxes[2 * fstride] = pr
-        fluxes[3 * fstride] = perc
-        fluxes[4 * fstride] = ps
-        fluxes[5 * fstride] = es
-        fluxes[6 * fstride] = lexc
-        fluxes[7 * fstride] = prr[0]
-        fluxes[8 * fstride] = prd
+        write_soil_fluxes(fluxes, fstride, pn, en, pr, perc, ps, es, lexc, prr[0], prd)
         if second_share > 0.0:
             fluxes[9 * fstride] = second[0]
 

@@ -76,7 +76,7 @@ cdef inline void grc_step_b(
     cdef ProductionRecord rec
     if active:
         ir = interception_recompute(prcp, pet, ci, hi)
-        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp)
+        rec = production_recompute(ir.pn, ir.en, cp, hp, tp, te, gp, 1.0, 1.0)
         sh = sqrt(ht)
         lexc = kexc * ht * ht * ht * sh
         prr = 0.54 * (rec.pr + rec.perc) + lexc
@@ -94,5 +94,5 @@ cdef inline void grc_step_b(
     r_b = 0.54 * prr_b + 0.36 * prl_b + 0.1 * prd_b
     kexc_b[0] += lexc_b * ht * ht * ht * sh
     ht_b[0] += lexc_b * kexc * 3.5 * ht * ht * sh
-    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, r_b, r_b, hp_b, &pn_b, &en_b, cp_b)
+    production_b(&rec, ir.pn, ir.en, cp, hp, tp, te, gp, 1.0, 1.0, r_b, r_b, hp_b, &pn_b, &en_b, cp_b, NULL, NULL)
     interception_b(&ir, prcp, ci, hi, pn_b, en_b, hi_b, ci_b, prcp_b)

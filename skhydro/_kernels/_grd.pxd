@@ -23,7 +23,7 @@ cdef inline void grd_soil(
     prr[0] = 0.0
     if prcp >= 0.0 and pet >= 0.0:
         no_store(prcp, pet, &ei, &pn, &en)
-        production(pn, en, cp, GRD_BETA, hp, &ps, &es, &pr, &perc, tape, tstride)
+        production(pn, en, cp, GRD_BETA, 1.0, 1.0, hp, &ps, &es, &pr, &perc, tape, tstride)
         prr[0] = pr + perc
     elif tape != NULL:
         tape[0] = 0.0
@@ -75,9 +75,9 @@ cdef inline void grd_step_b(
     cdef ProductionRecord rec
     if active:
         no_store(prcp, pet, &ei, &pn, &en)
-        rec = production_recompute(pn, en, cp, hp, tp, te, gp)
+        rec = production_recompute(pn, en, cp, hp, tp, te, gp, 1.0, 1.0)
         prr = rec.pr + rec.perc
     prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
     if active:
-        production_b(&rec, pn, en, cp, hp, tp, te, gp, prr_b, prr_b, hp_b, &pn_b, &en_b, cp_b)
+        production_b(&rec, pn, en, cp, hp, tp, te, gp, 1.0, 1.0, prr_b, prr_b, hp_b, &pn_b, &en_b, cp_b, NULL, NULL)
         no_store_b(prcp, pet, pn_b, en_b, prcp_b)

@@ -27,7 +27,7 @@ cdef inline void loieau_soil(
     prd[0] = 0.0
     if prcp >= 0.0 and pet >= 0.0:
         no_store(prcp, pet, &ei, &pn, &en)
-        production(pn, en, ca, beta, ha, &ps, &es, &pr, &perc, tape, tstride)
+        production(pn, en, ca, beta, 1.0, 1.0, ha, &ps, &es, &pr, &perc, tape, tstride)
         prr[0] = 0.9 * (pr + perc)
         prd[0] = 0.1 * (pr + perc)
     elif tape != NULL:
@@ -87,7 +87,7 @@ cdef inline void loieau_step_b(
     cdef ProductionRecord rec
     if active:
         no_store(prcp, pet, &ei, &pn, &en)
-        rec = production_recompute(pn, en, ca, ha, tp, te, gp)
+        rec = production_recompute(pn, en, ca, ha, tp, te, gp, 1.0, 1.0)
         prr = 0.9 * (rec.pr + rec.perc)
         prd = 0.1 * (rec.pr + rec.perc)
     # the transfer outflow, recomputed from the tape's factor (kb needs it)
@@ -103,5 +103,5 @@ cdef inline void loieau_step_b(
     if not active:
         return
     r_b = 0.9 * prr_b + 0.1 * qd_b
-    production_b(&rec, pn, en, ca, ha, tp, te, gp, r_b, r_b, ha_b, &pn_b, &en_b, ca_b)
+    production_b(&rec, pn, en, ca, ha, tp, te, gp, 1.0, 1.0, r_b, r_b, ha_b, &pn_b, &en_b, ca_b, NULL, NULL)
     no_store_b(prcp, pet, pn_b, en_b, prcp_b)

@@ -21,6 +21,10 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from skhydro._kernels._gr4 cimport gr4_soil, gr4_stores, gr4_step_b, GR4_NFLUX, GR4_NTAPE
+from skhydro._kernels._gr4_mlp cimport gr4_mlp_soil, gr4_mlp_step_b, GR4_MLP_NFLUX, GR4_MLP_NIN, GR4_MLP_NOUT
+from skhydro._kernels._mlp cimport (
+    Mlp, MLP_MAX_LAYERS, MLP_MAX_UNITS, ACT_LEAKY_RELU, ACT_RELU, ACT_SILU, ACT_TANH, ACT_SIGMOID,
+)
 from skhydro._kernels._grd cimport grd_soil, grd_stores, grd_step_b, GRD_NFLUX, GRD_NTAPE
 from skhydro._kernels._grc cimport grc_soil, grc_stores, grc_step_b, GRC_NFLUX, GRC_NTAPE
 from skhydro._kernels._gr6 cimport gr6_soil, gr6_stores, gr6_step_b, GR6_NFLUX, GR6_NTAPE
@@ -39,23 +43,34 @@ cdef enum:
     HYDRO_GR6 = 5
     HYDRO_LOIEAU = 6
     HYDRO_VIC3L = 7
+    HYDRO_GR4_MLP = 8
+    HYDRO_GR5_MLP = 9
     SNOW_ZERO = 0
     SNOW_SSN = 1
 
 # Routing levels smaller than this are routed by one thread: waking threads costs more than they save.
 cdef Py_ssize_t MIN_PARALLEL_LEVEL = 2048
+# The reverse of a hybrid structure sums the network's gradient per fixed block of cells (one buffer each,
+# added in block order at the end): no race, and the same sums whatever the number of threads.
+cdef Py_ssize_t NET_BLOCK = 64
 
 SNOW_CODES = {"zero": SNOW_ZERO, "ssn": SNOW_SSN}
 HYDRO_CODES = {"gr4": HYDRO_GR4, "gr5": HYDRO_GR5, "grd": HYDRO_GRD, "grc": HYDRO_GRC, "gr6": HYDRO_GR6,
-               "loieau": HYDRO_LOIEAU, "vic3l": HYDRO_VIC3L}
+               "loieau": HYDRO_LOIEAU, "vic3l": HYDRO_VIC3L, "gr4_mlp": HYDRO_GR4_MLP, "gr5_mlp": HYDRO_GR5_MLP}
+# hybrid modules: (network inputs, network outputs)
+HYDRO_NETWORK = {"gr4_mlp": (GR4_MLP_NIN, GR4_MLP_NOUT), "gr5_mlp": (GR4_MLP_NIN, GR4_MLP_NOUT)}
+ACTIVATION_CODES = {"leaky_relu": ACT_LEAKY_RELU, "relu": ACT_RELU, "silu": ACT_SILU, "tanh": ACT_TANH,
+                    "sigmoid": ACT_SIGMOID}
+MAX_NETWORK_LAYERS = MLP_MAX_LAYERS
+MAX_NETWORK_UNITS = MLP_MAX_UNITS
 ROUTING_CODES = {"zero": ROUTING_ZERO, "lag0": ROUTING_LAG0, "lr": ROUTING_LR, "kw": ROUTING_KW}
 SNOW_NFLUX = {"zero": 0, "ssn": SSN_NFLUX}
 SNOW_NPARAM = {"zero": 0, "ssn": 1}    # kmlt
 SNOW_NSTATE = {"zero": 0, "ssn": 1}    # hs
 HYDRO_NFLUX = {"gr4": GR4_NFLUX, "gr5": GR4_NFLUX, "grd": GRD_NFLUX, "grc": GRC_NFLUX, "gr6": GR6_NFLUX,
-               "loieau": LOIEAU_NFLUX, "vic3l": VIC3L_NFLUX}
+               "loieau": LOIEAU_NFLUX, "vic3l": VIC3L_NFLUX, "gr4_mlp": GR4_MLP_NFLUX, "gr5_mlp": GR4_MLP_NFLUX}
 HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE, "grd": GRD_NTAPE, "grc": GRC_NTAPE, "gr6": GR6_NTAPE,
-               "loieau": LOIEAU_NTAPE, "vic3l": VIC3L_NTAPE}
+               "loieau": LOIEAU_NTAPE, "vic3l": VIC3L_NTAPE, "gr4_mlp": GR4_NTAPE, "gr5_mlp": GR4_NTAPE}
 ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 2}
 
 
@@ -86,6 +101,8 @@ cdef struct Model:
     Py_ssize_t first_level       # 1 when level 0 holds source cells (their discharge is their runoff)
     int num_threads
     int nchunk
+    Mlp net                      # the hybrid structures' flux-correction network (net.params NULL otherwise)
+    Py_ssize_t net_nparams
 
 
 cdef struct Step:
@@ -118,6 +135,7 @@ cdef struct Adjoint:
     double* qt_next_b
     double* q_prev_b             # (nac,) adjoint of q, qt of the previous step, filled by this one
     double* qt_prev_b
+    double* net_b                # (n_blocks, net_nparams) the network's gradient, one row per block of cells
 
 
 # ------------------------------------------------------------------------------------------ forward
@@ -149,10 +167,15 @@ cdef void soil_pass(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept no
     cdef const double* p = m.hparams + m.nsnow_param * n
     cdef double* st = s.hstates + m.nsnow_state * n
     cdef double* x = m.scratch
-    cdef bint gr5 = m.hydro == HYDRO_GR5
+    cdef bint gr5 = m.hydro == HYDRO_GR5 or m.hydro == HYDRO_GR5_MLP
     for k in range(k0, k1):
         s.qt[k] = snow_melt(m, s, k)
-    if m.hydro == HYDRO_GR4 or gr5:
+    if m.hydro == HYDRO_GR4_MLP or m.hydro == HYDRO_GR5_MLP:
+        for k in range(k0, k1):
+            gr4_mlp_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0, gr5, m.beta,
+                         &m.net, st + k, st + n + k, st[2 * n + k], x + k, x + n + k, hflux(m, s, k), n,
+                         htape(s, k), n)
+    elif m.hydro == HYDRO_GR4 or gr5:
         for k in range(k0, k1):
             gr4_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0, gr5, m.beta,
                      st + k, st + n + k, st[2 * n + k], x + k, x + n + k, hflux(m, s, k), n, htape(s, k), n)
@@ -185,7 +208,7 @@ cdef void stores_pass(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept 
     cdef double* st = s.hstates + m.nsnow_state * n
     cdef const double* x = m.scratch
     cdef const double* c = m.qt_factor
-    if m.hydro == HYDRO_GR4 or m.hydro == HYDRO_GR5:
+    if m.hydro == HYDRO_GR4 or m.hydro == HYDRO_GR5 or m.hydro == HYDRO_GR4_MLP or m.hydro == HYDRO_GR5_MLP:
         for k in range(k0, k1):
             s.qt[k] = c[k] * gr4_stores(s.qt[k], p[2 * n + k], st + 2 * n + k, x[k], x[n + k],
                                         hflux(m, s, k), n, htape(s, k), n)
@@ -269,8 +292,9 @@ cdef void model_step(Model* m, Step* s) noexcept nogil:
 
 
 # ------------------------------------------------------------------------------------------ reverse
-cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:
-    """Reverse of :func:`local_runoff` for cell ``k``; ``s.hstates`` holds the states at the start of the step."""
+cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k, double* net_b) noexcept nogil:
+    """Reverse of the snow and hydrological operators for cell ``k``; ``s.hstates`` holds the states at
+    the start of the step. ``net_b``: where the network's gradient accumulates (hybrid structures)."""
     cdef Py_ssize_t n = m.nac
     cdef const double* p = m.hparams + m.nsnow_param * n
     cdef const double* st = s.hstates + m.nsnow_state * n
@@ -279,12 +303,17 @@ cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noe
     cdef double q_b = a.qt_b[k] * m.qt_factor[k]
     cdef double prcp = s.prcp[k], hs, prcp_b = 0.0
     cdef double* prcp_bp = NULL
-    cdef bint gr5 = m.hydro == HYDRO_GR5
+    cdef bint gr5 = m.hydro == HYDRO_GR5 or m.hydro == HYDRO_GR5_MLP
     if m.snow == SNOW_SSN:
         hs = s.hstates[k]
         prcp = prcp + ssn_step(s.snow[k], s.temp[k], m.hparams[k], &hs)
         prcp_bp = &prcp_b
-    if m.hydro == HYDRO_GR4 or gr5:
+    if m.hydro == HYDRO_GR4_MLP or m.hydro == HYDRO_GR5_MLP:
+        gr4_mlp_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
+                       gr5, m.beta, &m.net, st[k], st[n + k], st[2 * n + k], s.htape + k, n, q_b,
+                       sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k,
+                       pb + 4 * n + k if gr5 else NULL, prcp_bp, net_b)
+    elif m.hydro == HYDRO_GR4 or gr5:
         gr4_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
                    gr5, m.beta, st[k], st[n + k], st[2 * n + k], s.htape + k, n, q_b,
                    sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k,
@@ -315,10 +344,14 @@ cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noe
         ssn_step_b(s.snow[k], s.temp[k], m.hparams[k], s.hstates[k], prcp_b, a.hstates_b + k, a.hparams_b + k)
 
 
-cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t k1, double* net_b) noexcept nogil:
     cdef Py_ssize_t k
     for k in range(k0, k1):
-        local_runoff_b(m, s, a, k)
+        local_runoff_b(m, s, a, k, net_b)
+
+
+cdef inline void net_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t block) noexcept nogil:
+    hydro_block_b(m, s, a, block * NET_BLOCK, min(m.nac, (block + 1) * NET_BLOCK), a.net_b + block * m.net_nparams)
 
 
 cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:
@@ -344,7 +377,7 @@ cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexc
 cdef void model_step_b(Model* m, Step* s, Adjoint* a, const double* q_gauge_b, const int* gauge_idx,
                        Py_ssize_t ng) noexcept nogil:
     """Reverse of :func:`model_step`; ``s`` points at the tape of the step (states at its start)."""
-    cdef Py_ssize_t chunk, lev, k, k0, k1, g, nac = m.nac, nchunk = m.nchunk
+    cdef Py_ssize_t chunk, lev, k, k0, k1, g, nac = m.nac, nchunk = m.nchunk, nblock
     memcpy(a.q_b, a.q_next_b, nac * sizeof(double))
     memcpy(a.qt_b, a.qt_next_b, nac * sizeof(double))
     memset(a.q_prev_b, 0, nac * sizeof(double))
@@ -367,11 +400,19 @@ cdef void model_step_b(Model* m, Step* s, Adjoint* a, const double* q_gauge_b, c
         k1 = m.level_ptr[m.first_level]
     for k in range(k1):  # unrouted cells: q = qt
         a.qt_b[k] += a.q_b[k]
-    if nchunk > 1:
+    if m.net.params != NULL:
+        nblock = (nac + NET_BLOCK - 1) // NET_BLOCK
+        if nchunk > 1:
+            for chunk in prange(nblock, schedule="static", num_threads=m.num_threads):
+                net_block_b(m, s, a, chunk)
+        else:
+            for chunk in range(nblock):
+                net_block_b(m, s, a, chunk)
+    elif nchunk > 1:
         for chunk in prange(nchunk, schedule="static", num_threads=m.num_threads):
-            hydro_block_b(m, s, a, (chunk * nac) // nchunk, ((chunk + 1) * nac) // nchunk)
+            hydro_block_b(m, s, a, (chunk * nac) // nchunk, ((chunk + 1) * nac) // nchunk, NULL)
     else:
-        hydro_block_b(m, s, a, 0, nac)
+        hydro_block_b(m, s, a, 0, nac, NULL)
 
 
 @cython.final
@@ -395,12 +436,15 @@ cdef class ModelKernel:
     gauge_idx : cell index of each gauge.
     dt, beta : step (s) and GR percolation constant.
     num_threads : OpenMP threads.
+    net_params, net_sizes, net_activation : the flux-correction network of a hybrid module: its
+        parameters as one vector (per layer, the (n_out, n_in) weights row-major then the bias), the layer
+        widths [n_in, hidden..., n_out] and the hidden activation (leaky_relu, relu, silu, tanh, sigmoid).
     """
     cdef Model m
     cdef int hydro_nflux
     cdef Py_ssize_t hydro_ntape, routing_ntape, ntime
     cdef const double[:, ::1] prcp, pet, snow, temp, hparams, rparams
-    cdef const double[::1] qt_factor, area_up, dt_over_dx
+    cdef const double[::1] qt_factor, area_up, dt_over_dx, net_params
     cdef double[::1] lr_decay
     cdef double[:, ::1] scratch
     cdef const int[::1] up_ptr, up_idx, level_ptr, gauge_idx
@@ -411,7 +455,7 @@ cdef class ModelKernel:
                  const double[::1] qt_factor, const double[::1] area_up, const double[::1] dt_over_dx,
                  const int[::1] up_ptr, const int[::1] up_idx, const int[::1] level_ptr,
                  bint first_level_routed, const int[::1] gauge_idx, double dt, double beta,
-                 int num_threads=1):
+                 int num_threads=1, net_params=None, net_sizes=None, str net_activation="leaky_relu"):
         cdef Py_ssize_t k
         # keep references: the Model struct points into these buffers
         self.prcp, self.pet, self.hparams, self.rparams = prcp, pet, hparams, rparams
@@ -459,6 +503,43 @@ cdef class ModelKernel:
         m.first_level = 0 if first_level_routed else 1
         m.num_threads = num_threads
         m.nchunk = num_threads if num_threads > 1 else 1
+        self._set_network(hydro, net_params, net_sizes, net_activation)
+
+    def _set_network(self, hydro, net_params, net_sizes, activation):
+        cdef Model* m = &self.m
+        m.net.params = NULL
+        m.net.nlayer = 0
+        m.net_nparams = 0
+        if hydro not in HYDRO_NETWORK:
+            if net_params is not None:
+                raise ValueError(f"module {hydro!r} has no flux-correction network")
+            return
+        if net_params is None or net_sizes is None:
+            raise ValueError(f"the hybrid module {hydro!r} needs its network's parameters and layer sizes")
+        sizes = [int(v) for v in net_sizes]
+        n_in, n_out = HYDRO_NETWORK[hydro]
+        if len(sizes) < 2 or len(sizes) - 1 > MLP_MAX_LAYERS or sizes[0] != n_in or sizes[len(sizes) - 1] != n_out \
+                or min(sizes) < 1 or sum(sizes[1:]) > MLP_MAX_UNITS:
+            raise ValueError(f"network layer sizes {sizes} do not fit {hydro!r}: [{n_in}, hidden..., {n_out}] with "
+                             f"at most {MLP_MAX_LAYERS - 1} hidden layers and {MLP_MAX_UNITS} units")
+        if activation not in ACTIVATION_CODES:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATION_CODES)}, got {activation!r}")
+        n = sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(sizes) - 1))
+        params = np.ascontiguousarray(net_params, dtype=np.float64)
+        if params.shape != (n,):
+            raise ValueError(f"the network with layer sizes {sizes} has {n} parameters, got shape {params.shape}")
+        self.net_params = params
+        m.net.params = &self.net_params[0]
+        m.net.nlayer = len(sizes) - 1
+        for i, v in enumerate(sizes):
+            m.net.sizes[i] = v
+        m.net.activation = ACTIVATION_CODES[activation]
+        m.net_nparams = n
+
+    @property
+    def net_nparams(self):
+        """Parameters of the flux-correction network (0 without one)."""
+        return self.m.net_nparams
 
     @property
     def tape_rows(self):
@@ -650,7 +731,7 @@ cdef class ModelKernel:
     def reverse(self, Py_ssize_t interval, double[:, :, ::1] checkpoints, double[:, :, ::1] tape,
                 bint last_recorded, const double[:, ::1] q_gauge_b,
                 double[:, ::1] hparams_b, double[:, ::1] rparams_b, double[:, ::1] hstates_b,
-                double[:, ::1] rstates_b):
+                double[:, ::1] rstates_b, net_params_b=None):
         """Adjoint sweep after :meth:`forward_checkpointed`.
 
         q_gauge_b : (ntime, ng) adjoint of the gauge discharge (dJ/dQ).
@@ -658,6 +739,7 @@ cdef class ModelKernel:
         hstates_b, rstates_b : (n, nac) on entry the adjoint of the final states (zeros for a cost on
             discharge only), on exit that of the initial states.
         last_recorded : the tape already holds the last segment (as ``forward_checkpointed`` leaves it).
+        net_params_b : (net_nparams,) the network parameters' adjoint, accumulated (hybrid modules).
         """
         cdef Model* m = &self.m
         cdef Step s
@@ -678,6 +760,11 @@ cdef class ModelKernel:
         if hparams_b.shape[1] != nac or hstates_b.shape[1] != nac or (rparams_b.shape[0] > 0 and rparams_b.shape[1] != nac) \
                 or (nrs > 0 and rstates_b.shape[1] != nac):
             raise ValueError("adjoint arrays do not match the number of active cells")
+        if m.net_nparams > 0 and (net_params_b is None or net_params_b.shape != (m.net_nparams,)):
+            raise ValueError(f"net_params_b must be an array of shape ({m.net_nparams},)")
+        net_acc = np.zeros(((nac + NET_BLOCK - 1) // NET_BLOCK, max(m.net_nparams, 1)))
+        cdef double[:, ::1] net_acc_v = net_acc
+        a.net_b = &net_acc_v[0, 0]
         work = np.zeros((6, nac))
         states = np.empty((max(nhs + nrs, 1), nac))
         cdef double[:, ::1] w = work
@@ -727,3 +814,6 @@ cdef class ModelKernel:
                     swap = a.qt_next_b
                     a.qt_next_b = a.qt_prev_b
                     a.qt_prev_b = swap
+        if m.net_nparams > 0:
+            for i in range(net_acc.shape[0]):  # block order: the same sums whatever the threads
+                net_params_b += net_acc[i]
