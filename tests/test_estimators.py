@@ -212,7 +212,7 @@ def snowy_basin():
 
 @pytest.mark.parametrize("routing", ["lag0", "lr", "kw"])
 @pytest.mark.parametrize("snow", ["zero", "ssn"])
-@pytest.mark.parametrize("hydro", list(skhydro.structures.HYDROLOGICAL_MODULES))
+@pytest.mark.parametrize("hydro", [h for h, m in skhydro.structures.HYDROLOGICAL_MODULES.items() if "network" not in m])
 def test_distributed_model_calibrates_every_structure(basin, snowy_basin, snow, hydro, routing):
     """Every structure calibrates through the same estimator: a uniform twin whose truth is the registry
     defaults moved by 20 %, fitted from the defaults with L-BFGS-B (on the snowy basin for ssn)."""

@@ -27,7 +27,7 @@ from test_parity import compare
 
 pytestmark = pytest.mark.smash
 
-HYDRO = list(HYDROLOGICAL_MODULES)
+HYDRO = [h for h in HYDROLOGICAL_MODULES if "network" not in HYDROLOGICAL_MODULES[h]]  # hybrids: test_hybrid_parity
 COMBINATIONS = [(d, s, h, r) for d in ("Cance", "Lez") for s in ("zero", "ssn") for h in HYDRO
                 for r in ("lag0", "lr", "kw")]
 REL_TOL = {"grd": 2.5e-5, "loieau": 5e-5, "vic3l": 2e-4}   # systematic (daily mean) difference

@@ -61,7 +61,7 @@ class BasinEstimatorMixin:
         if X.mesh.shape != self.mesh_shape_:
             raise ValueError(f"X is on a {X.mesh.shape} grid but the estimator was fitted on {self.mesh_shape_}")
         return Problem(X.mesh, X.forcings, self.structure_, self.parameters_, self.initial_states_,
-                       self.num_threads)
+                       self.num_threads, getattr(self, "network_", None))
 
     def simulate(self, X):
         """Simulated discharge at every gauge of the mesh over the whole window, with the fitted maps.

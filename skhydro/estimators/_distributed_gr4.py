@@ -21,7 +21,8 @@ _OPTIMIZERS = {
     "distributed": ("lbfgsb", "adam", "sgd", "adagrad", "rmsprop"),
 }
 # Problem attribute holding a value -> VectorGradient attribute holding its gradient
-_GRADIENT_OF = {"hparams": "hparams", "rparams": "rparams", "hstates0": "hstates", "rstates0": "rstates"}
+_GRADIENT_OF = {"hparams": "hparams", "rparams": "rparams", "hstates0": "hstates", "rstates0": "rstates",
+                "net_params": "net_params"}
 _DEFAULT_MAX_ITER = {"sbs": 50, "lbfgsb": 100, "adam": 200, "sgd": 200, "adagrad": 200, "rmsprop": 200}
 
 
@@ -140,9 +141,15 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
 
     # the mappings this estimator offers and, first the default, the optimisers each allows
     _optimizers = _OPTIMIZERS
+    # whether the estimator trains a hybrid structure's flux-correction network
+    _hybrid = False
 
     def _check_params(self):
-        get_structure(self.structure)
+        s = get_structure(self.structure)
+        if s.is_hybrid != self._hybrid:
+            raise ValueError(f"structure {s.name!r} is hybrid: use HybridFluxCorrector" if s.is_hybrid else
+                             f"{type(self).__name__} needs a hybrid structure such as 'zero-gr4_mlp-lr', "
+                             f"got {s.name!r}")
         if self.mapping not in self._optimizers:
             raise ValueError(f"mapping must be one of {sorted(self._optimizers)}, got {self.mapping!r}")
         optimizer = self._optimizers[self.mapping][0] if self.optimizer is None else self.optimizer
@@ -166,10 +173,16 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
         optimizer, max_iter = self._check_params()
         names = self._calibrated_names(self.structure)
         problem = Problem(X.mesh, X.forcings, self.structure, self.init_parameters, self.init_states,
-                          self.num_threads)
+                          self.num_threads, self._initial_network(get_structure(self.structure)))
+        if problem.network is not None:  # the network's parameters are trained with the mapping's
+            names = names + ["network"]
         mapping = self._make_mapping(X, names, optimizer)
         cost = UnitCost(X, y, self.cost)
         return problem, mapping, cost, optimizer, max_iter, names
+
+    def _initial_network(self, structure):
+        """The flux-correction network training starts from (hybrid estimators)."""
+        return None
 
     def _make_mapping(self, X, names, optimizer):
         return _MAPPINGS[self.mapping](names, bounds=self.bounds,
@@ -186,6 +199,8 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
             where[name] = ("hparams", i) if i < n_hp else ("rparams", i - n_hp)
         for i, name in enumerate(s.states):
             where[name] = ("hstates0", i) if i < n_hs else ("rstates0", i - n_hs)
+        if problem.network is not None:
+            where["network"] = ("net_params", slice(None))
         return where
 
     def fit(self, X, y):

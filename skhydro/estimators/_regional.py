@@ -157,14 +157,19 @@ class RegionalModel(DistributedModel):
             return MultiLinearMapping(names, d, bounds=self.bounds)
         if self.mapping == "multi-power":
             return MultiPowerMapping(names, d, bounds=self.bounds)
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        hidden_layer_sizes, activation = self._ann_settings()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if self.random_state is not None and not isinstance(self.random_state, (numbers.Integral,
                                                                                 np.random.RandomState)):
             raise ValueError(f"random_state must be None, an int or a RandomState, got {self.random_state!r}")
-        return ANNMapping(names, d, bounds=self.bounds, hidden_layer_sizes=self.hidden_layer_sizes,
-                          activation=self.activation, random_state=self.random_state,
+        return ANNMapping(names, d, bounds=self.bounds, hidden_layer_sizes=hidden_layer_sizes,
+                          activation=activation, random_state=self.random_state,
                           n_cells=int(np.prod(X.mesh.shape)))
+
+    def _ann_settings(self):
+        """Hidden widths and activation of the ANN mapping."""
+        return self.hidden_layer_sizes, self.activation
 
     def _optimize(self, X, y, optimizer, max_iter, value, value_and_gradient, set_values, x0, bounds, tick,
                   problem):

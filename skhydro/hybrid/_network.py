@@ -76,8 +76,8 @@ class FluxCorrectionNetwork:
     >>> net = FluxCorrectionNetwork.initialize(4, 4, (16,), random_state=0)
     >>> net.layer_sizes, net.n_parameters
     ((4, 16, 4), 148)
-    >>> float(np.abs(net.predict(np.ones((3, 4)))).max())  # the output layer starts at zero
-    0.0
+    >>> bool(np.abs(net.predict(np.ones((3, 4)))).max() < 0.05)  # corrections start near zero
+    True
     """
 
     def __init__(self, weights, biases, activation="leaky_relu"):
@@ -111,12 +111,12 @@ class FluxCorrectionNetwork:
 
     @classmethod
     def initialize(cls, n_inputs, n_outputs, hidden_layer_sizes=(16,), activation="leaky_relu",
-                   kernel_initializer="glorot_uniform", random_state=None):
-        """A trainable start: random hidden layers, zero output layer and zero biases.
+                   kernel_initializer="glorot_uniform", output_scale=0.01, random_state=None):
+        """A trainable start: random weights, the output layer's scaled by ``output_scale``, zero biases.
 
-        The corrections are then exactly zero (the classical structure), yet every weight receives a
-        gradient: with an all-zero network the hidden units are zero and only the output bias would ever
-        learn.
+        The corrections start close to zero (the classical structure), yet every weight receives a
+        gradient. An all-zero network would not do: its hidden units are zero, so only the output bias
+        could learn, and the split correction f3, which enters squared, has no gradient at exactly zero.
 
         Parameters
         ----------
@@ -124,7 +124,9 @@ class FluxCorrectionNetwork:
         hidden_layer_sizes : int or tuple of int, default=(16,)
         activation : str, default="leaky_relu"
         kernel_initializer : str, default="glorot_uniform"
-            One of :data:`skhydro.mappings.INITIALIZERS`, for the hidden layers.
+            One of :data:`skhydro.mappings.INITIALIZERS`.
+        output_scale : float, default=0.01
+            Factor on the output layer's initial weights (0: corrections exactly zero at the start).
         random_state : int, RandomState instance or None
 
         Returns
@@ -135,8 +137,9 @@ class FluxCorrectionNetwork:
             raise ValueError(f"kernel_initializer must be one of {sorted(INITIALIZERS)}, got {kernel_initializer!r}")
         rng = check_random_state(random_state)
         net = cls.zeros(n_inputs, n_outputs, hidden_layer_sizes, activation)
-        for w in net.weights[:-1]:
+        for w in net.weights:
             w[...] = INITIALIZERS[kernel_initializer](rng, *w.shape)
+        net.weights[-1] *= float(output_scale)
         return net
 
     # ------------------------------------------------------------------------------ packing
