@@ -162,3 +162,13 @@ def smash_forcings(model):
         arr[arr < 0] = np.nan
         arrays.append(arr)
     return skhydro.Forcings(*arrays, dt=int(model.setup.dt), start=str(model.setup.start_time))
+
+
+def one_cell_forcings(rng, n, missing=0.0):
+    """Hourly-like rain and PET series for one cell; ``missing`` share of steps at -99."""
+    prcp = np.where(rng.random(n) < 0.35, rng.exponential(4.0, n), 0.0)
+    pet = rng.uniform(0.0, 0.5, n) * (rng.random(n) < 0.8)
+    if missing:
+        prcp[rng.random(n) < missing] = -99.0
+        pet[rng.random(n) < missing / 2] = -99.0
+    return prcp, pet

@@ -11,17 +11,12 @@ from skhydro._kernels._grc import grc_series, grc_series_b
 from skhydro._kernels._gr4 import gr4_series, gr4_series_b
 from skhydro._kernels._grd import grd_series, grd_series_b
 from skhydro._kernels._loieau import loieau_series, loieau_series_b
+from helpers import one_cell_forcings
 
 BETA = 2.25 * 24.0 ** 0.25
 
 
-def forcings(rng, n, missing=0.0):
-    prcp = np.where(rng.random(n) < 0.35, rng.exponential(4.0, n), 0.0)
-    pet = rng.uniform(0.0, 0.5, n) * (rng.random(n) < 0.8)
-    if missing:
-        prcp[rng.random(n) < missing] = -99.0
-        pet[rng.random(n) < missing / 2] = -99.0
-    return prcp, pet
+forcings = one_cell_forcings
 
 
 def dot_error(forward, reverse, x0, rng, n_directions=3):

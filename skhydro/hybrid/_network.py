@@ -9,6 +9,7 @@ inspection.
 import numbers
 
 import numpy as np
+from scipy.special import expit
 from sklearn.utils import check_random_state
 
 from ..mappings import INITIALIZERS
@@ -27,10 +28,10 @@ def _activate(name, z):
     if name == "relu":
         return np.maximum(z, 0.0)
     if name == "silu":
-        return z / (1.0 + np.exp(-z))
+        return z * expit(z)
     if name == "tanh":
         return np.tanh(z)
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(z)
 
 
 def check_hidden_layer_sizes(hidden_layer_sizes):
