@@ -11,7 +11,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.mark.parametrize("script", ["plot_synthetic_basin.py",
                                     pytest.param("plot_calibration.py", marks=pytest.mark.slow),
-                                    pytest.param("plot_regionalisation.py", marks=[pytest.mark.slow, pytest.mark.smash])])
+                                    pytest.param("plot_regionalisation.py", marks=[pytest.mark.slow, pytest.mark.smash]),
+                                    pytest.param("plot_hybrid.py", marks=pytest.mark.slow)])
 def test_example_runs(script, tmp_path):
     pytest.importorskip("matplotlib")
     if script == "plot_regionalisation.py":

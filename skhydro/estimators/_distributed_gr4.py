@@ -2,6 +2,7 @@
 import numbers
 
 import numpy as np
+from scipy.optimize import OptimizeResult
 from sklearn.base import BaseEstimator
 
 from ..cost import UnitCost
@@ -44,7 +45,7 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
         ``"sbs"`` (uniform only, gradient-free), ``"lbfgsb"``, ``"adam"``, ``"sgd"``, ``"adagrad"``,
         ``"rmsprop"``. Default: ``"sbs"`` for ``uniform``, ``"lbfgsb"`` for ``distributed``.
     max_iter : int, optional
-        Iteration budget; default 50 (sbs), 100 (lbfgsb), 200 (adaptive).
+        Iteration budget; default 50 (sbs), 100 (lbfgsb), 200 (adaptive). 0 keeps the first guess.
     cost : str, default="nse"
         Metric of the cost (``1 - m`` for nse, nnse, kge; the metric for mae, mape, mse, rmse, lgrm).
     parameters : list of str, optional
@@ -215,6 +216,8 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
         -------
         self
         """
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)  # a refit (with other hyper-parameters) keeps nothing of the last fit
         problem, mapping, cost, optimizer, max_iter, names = self._setup(X, y)
         where = self._locations(problem)
         nac = X.mesh.n_active
@@ -238,8 +241,12 @@ class DistributedModel(BasinEstimatorMixin, BaseEstimator):
                                       for name in names})
         bar = self._progress(max_iter)
         try:
-            result = self._optimize(X, y, optimizer, max_iter, value, value_and_gradient, set_values, x0,
-                                    mapping.control_bounds(), (lambda: bar.update(1)) if bar else None, problem)
+            if max_iter == 0:  # no iteration: the first guess, as given
+                result = OptimizeResult(x=np.array(x0, dtype=np.float64), nit=0, history=[])
+            else:
+                result = self._optimize(X, y, optimizer, max_iter, value, value_and_gradient, set_values, x0,
+                                        mapping.control_bounds(), (lambda: bar.update(1)) if bar else None,
+                                        problem)
         finally:
             if bar:
                 bar.close()

@@ -6,6 +6,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from ..hybrid import FluxCorrectionNetwork
+from ..mappings import ACTIVATIONS
 from ..hybrid._network import NETWORK_ACTIVATIONS, check_hidden_layer_sizes
 from ..simulation import simulate
 from ..structures import get_structure
@@ -143,6 +144,14 @@ class HybridFluxCorrector(RegionalModel):
     mapping_, descriptor_names_, descriptor_correlations_
         Regional mappings only, as :class:`RegionalModel`.
 
+    Notes
+    -----
+    The corrected fluxes keep the reference's caps only: the infiltration by the net rain and the
+    evaporation by the net PET. A strong correction can therefore carry the production level slightly
+    outside [0, 1] (evaporating more than the store holds, or filling it past its capacity), as in
+    hydro-smash's ``gr4_mlp``; the water balance still closes. With ``activation="silu"`` and the same
+    weights the structure reproduces hydro-smash's ``gr4_mlp`` (raw inputs, SiLU hidden units).
+
     Examples
     --------
     >>> import skhydro
@@ -203,6 +212,9 @@ class HybridFluxCorrector(RegionalModel):
 
     def _make_mapping(self, X, names, optimizer):
         params = [n for n in names if n != "network"]
+        if self.mapping == "ann" and self.mapping_activation not in ACTIVATIONS:
+            raise ValueError(f"mapping_activation must be one of {sorted(ACTIVATIONS)}, got "
+                             f"{self.mapping_activation!r}")
         if self.mapping in _MAPPINGS:
             inner = DistributedModel._make_mapping(self, X, params, optimizer)
         else:
