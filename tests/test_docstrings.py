@@ -8,7 +8,8 @@ MODULES = ["skhydro.mesh._mesh", "skhydro.forcings", "skhydro.structures", "skhy
            "skhydro.datasets._synthetic", "skhydro.cost", "skhydro.gradient", "skhydro.metrics._metrics",
            "skhydro.units", "skhydro.estimators._distributed_gr4",
            "skhydro.model_selection._split", "skhydro.model_selection._scorers", "skhydro.mappings._mappings",
-           "skhydro.mappings._regional", "skhydro.mappings._descriptors", "skhydro.estimators._regional"]
+           "skhydro.mappings._regional", "skhydro.mappings._descriptors", "skhydro.estimators._regional",
+           "skhydro.estimators._hybrid", "skhydro.hybrid._network"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -105,7 +105,18 @@ class FluxCorrectionNetwork:
     # ------------------------------------------------------------------------------ constructors
     @classmethod
     def zeros(cls, n_inputs, n_outputs, hidden_layer_sizes=(16,), activation="leaky_relu"):
-        """A network whose weights and biases are all zero (no correction)."""
+        """A network whose weights and biases are all zero (no correction).
+
+        Parameters
+        ----------
+        n_inputs, n_outputs : int
+        hidden_layer_sizes : int or tuple of int, default=(16,)
+        activation : str, default="leaky_relu"
+
+        Returns
+        -------
+        FluxCorrectionNetwork
+        """
         sizes = (int(n_inputs),) + check_hidden_layer_sizes(hidden_layer_sizes) + (int(n_outputs),)
         return cls([np.zeros((o, i)) for i, o in zip(sizes[:-1], sizes[1:])], [np.zeros(o) for o in sizes[1:]],
                    activation)
@@ -146,10 +157,12 @@ class FluxCorrectionNetwork:
     # ------------------------------------------------------------------------------ packing
     @property
     def layer_sizes(self):
+        """``(n_inputs, hidden..., n_outputs)``."""
         return (self.weights[0].shape[1],) + tuple(w.shape[0] for w in self.weights)
 
     @property
     def n_parameters(self):
+        """Number of weights and biases."""
         return sum(w.size + b.size for w, b in zip(self.weights, self.biases))
 
     def to_vector(self):
