@@ -17,7 +17,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import skhydro
-from skhydro._kernels._gr4_mlp import gr4_mlp_series, gr4_mlp_series_b, mlp_eval, mlp_eval_b
+from skhydro._kernels._hybrid import gr4_mlp_series, gr4_mlp_series_b, mlp_eval, mlp_eval_b
 from skhydro.cost import DischargeCost
 from skhydro.gradient import default_checkpoint_interval, problem_value_and_gradient
 from skhydro.hybrid import FluxCorrectionNetwork
