@@ -117,6 +117,32 @@ HYDROLOGICAL_MODULES = {
         fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "qr", "qd", "f1", "f2", "f3", "f4", "qt"),
         network=dict(inputs=("hp", "ht", "pn", "en"), outputs=("f1", "f2", "f3", "f4")),
     ),
+    "gr6_mlp": dict(
+        parameters=("ci", "cp", "ct", "be", "kexc", "aexc"),
+        states=("hi", "hp", "ht", "he"),
+        fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "pre", "qr", "qd", "qe",
+                "f1", "f2", "f3", "f4", "f5", "qt"),
+        network=dict(inputs=("hp", "ht", "he", "pn", "en"), outputs=("f1", "f2", "f3", "f4", "f5")),
+    ),
+    "grc_mlp": dict(
+        parameters=("ci", "cp", "ct", "cl", "kexc"),
+        states=("hi", "hp", "ht", "hl"),
+        fluxes=("pn", "en", "pr", "perc", "ps", "es", "lexc", "prr", "prd", "prl", "qr", "qd", "ql",
+                "f1", "f2", "f3", "f4", "f5", "qt"),
+        network=dict(inputs=("hp", "ht", "hl", "pn", "en"), outputs=("f1", "f2", "f3", "f4", "f5")),
+    ),
+    "grd_mlp": dict(
+        parameters=("cp", "ct"),
+        states=("hp", "ht"),
+        fluxes=("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "qr", "f1", "f2", "qt"),
+        network=dict(inputs=("hp", "ht", "pn", "en"), outputs=("f1", "f2")),
+    ),
+    "loieau_mlp": dict(
+        parameters=("ca", "cc", "kb"),
+        states=("ha", "hc"),
+        fluxes=("ei", "pn", "en", "pr", "perc", "ps", "es", "prr", "prd", "qr", "qd", "f1", "f2", "f3", "qt"),
+        network=dict(inputs=("ha", "hc", "pn", "en"), outputs=("f1", "f2", "f3")),
+    ),
     "vic3l": dict(
         parameters=("b", "cusl", "cmsl", "cbsl", "ks", "pbc", "ds", "dsm", "ws"),
         states=("hcl", "husl", "hmsl", "hbsl"),
@@ -208,8 +234,9 @@ class Structure:
 
     @property
     def network_outputs(self):
-        """Names of the corrections it gives: f1 (infiltration ps), f2 (evaporation es), f3 (split), f4
-        (exchange) for gr4_mlp and gr5_mlp."""
+        """Names of the corrections it gives: f1 (infiltration ps), f2 (evaporation es), then the split's
+        (f3; gr6_mlp and grc_mlp also f4, the share between their two stores) and the exchange's last (gr4_mlp,
+        gr5_mlp: f4; gr6_mlp, grc_mlp: f5); grd_mlp has f1, f2 only, loieau_mlp f1..f3 (no exchange)."""
         return HYDROLOGICAL_MODULES[self.hydrological].get("network", {}).get("outputs", ())
 
     def default_parameters(self, dt):

@@ -11,59 +11,32 @@ the GR soil.
   functions reject networks that do not fit the structure.
 """
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import skhydro
-from skhydro._kernels._gr4_mlp import gr4_mlp_series, gr4_mlp_series_b, mlp_eval, mlp_eval_b
-from skhydro.cost import DischargeCost
-from skhydro.gradient import default_checkpoint_interval, problem_value_and_gradient
+from skhydro._kernels._hybrid import gr4_mlp_series, gr4_mlp_series_b, mlp_eval, mlp_eval_b
+from skhydro.gradient import problem_value_and_gradient
 from skhydro.hybrid import FluxCorrectionNetwork
 from skhydro.simulation import Problem
 from skhydro.structures import HYDROLOGICAL_MODULES, get_structure
 from helpers import one_cell_forcings
+from hybrid_helpers import (
+    RTOL, HybridCase, assert_gradient_invariant, dot_error, fd_agrees, gappy_forcings as make_gappy_forcings, network_vector, random_network,
+    sub_catchment_mesh, with_zero_output,
+)
 
 BETA = 2.25 * 24.0 ** 0.25
 ACTIVATIONS = ("leaky_relu", "relu", "silu", "tanh", "sigmoid")
 CORRECTIONS = ("f1", "f2", "f3", "f4")
 # the shims' flux rows: the structure's fluxes without qt (which the driver adds)
 SHIM_FLUXES = tuple(f for f in HYDROLOGICAL_MODULES["gr4_mlp"]["fluxes"] if f != "qt")
-RTOL = 1e-5
 # FluxCorrectionNetwork.predict's numpy sigmoid / SiLU warn on overflow of exp(-z) for z < -709 (the result,
 # 0, is right); the saturated cases below reach that
-# finite-difference schedule (steps relative to max(|x|, 0.1), see test_gradient.py): central differences,
-# then a five-point stencil, then one-sided differences (the adjoint follows the branch the forward took
-# where the run sits on a kink: Leaky ReLU / ReLU, the min caps of ps and es, interception, max(0, prd + l))
-SCHEDULE = [(s, 2) for s in (1e-4, 1e-5, 1e-3, 1e-6, 1e-7)] + [(1e-3, 4), (1e-4, 4)] \
-    + [(s, 1) for s in (1e-3, 1e-4, 1e-5, 1e-6)]
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def random_network(sizes, activation, rng, scale):
-    """A network of layer sizes ``sizes`` with N(0, scale) weights and biases."""
-    net = FluxCorrectionNetwork.zeros(sizes[0], sizes[-1], sizes[1:-1], activation)
-    return net.with_vector(rng.normal(0.0, scale, net.n_parameters))
-
-
-def with_zero_output(net):
-    """The same network with its output layer's weights and biases set to zero (corrections exactly 0)."""
-    v = net.to_vector()
-    n_last = net.weights[-1].size + net.biases[-1].size
-    v[v.size - n_last:] = 0.0
-    return net.with_vector(v)
-
-
-def network_vector(gradient):
-    """A ``{"weight_1", "bias_1", ...}`` dict flattened in the kernel layout (written out here rather than
-    with ``to_vector``: per layer the weights row-major, then the bias)."""
-    n = len([k for k in gradient if k.startswith("weight_")])
-    assert sorted(gradient) == sorted([f"weight_{i}" for i in range(1, n + 1)] + [f"bias_{i}" for i in range(1, n + 1)])
-    return np.concatenate([np.concatenate([gradient[f"weight_{i}"].ravel(), gradient[f"bias_{i}"]])
-                           for i in range(1, n + 1)])
-
-
 def random_maps(mesh, structure, rng):
     """Spatially random parameters and initial states of ``structure`` inside realistic ranges."""
     s = get_structure(structure)
@@ -94,13 +67,7 @@ def basin_snow():
 @pytest.fixture(scope="module")
 def small_mesh(basin):
     """The 178-cell catchment of SYN003, gauged at its outlet and on three inner cells."""
-    m, g = basin.mesh, basin.mesh.gauges.loc["SYN003"]
-    outlet = dict(code="SYN003", row=int(g.row), col=int(g.col))
-    sub = skhydro.Mesh.from_flow_directions(m.flwdir, dx=m.dx, dy=m.dy, gauges=[outlet])
-    rows, cols = np.nonzero(sub.active)
-    pick = np.random.default_rng(0).choice(rows.size, 3, replace=False)
-    gauges = [outlet] + [dict(code=f"C{i}", row=int(rows[i]), col=int(cols[i])) for i in pick]
-    return skhydro.Mesh.from_flow_directions(m.flwdir, dx=m.dx, dy=m.dy, gauges=gauges)
+    return sub_catchment_mesh(basin)
 
 
 # ------------------------------------------------------------------------- 1. zero output = classical
@@ -143,14 +110,8 @@ def test_zero_output_layer_is_the_classical_structure(basin, basin_snow, hybrid,
 # -------------------------------------------------------------- 2. corrections = network on the inputs
 @pytest.fixture(scope="module")
 def gappy_forcings(basin):
-    """The basin's forcings from step 104 on (its first step has showers and PET), with a few missing
-    rain and PET values (steps without correction)."""
-    rng = np.random.default_rng(3)
-    t0, f = 104, basin.forcings
-    prcp, pet = np.array(f.prcp[t0:]), np.array(f.pet[t0:])
-    prcp[rng.random(prcp.shape) < 0.01] = np.nan
-    pet[rng.random(pet.shape) < 0.01] = -99.0
-    return skhydro.Forcings(prcp, pet, dt=f.dt, start=f.start + pd.Timedelta(seconds=t0 * f.dt))
+    """The basin's forcings from step 104 on, a few rain and PET values missing."""
+    return make_gappy_forcings(basin)
 
 
 @pytest.mark.parametrize("structure, activation, sizes", [("zero-gr4_mlp-lr", "leaky_relu", (4, 8, 4)),
@@ -217,60 +178,8 @@ def test_corrections_are_the_network_on_start_of_step_states(small_mesh, gappy_f
 
 
 # ----------------------------------------------------------------------- 3. gradient against FD
-def fd_agrees(probe, g, tol):
-    """Whether one difference of ``SCHEDULE`` on ``probe(h)`` (the cost at x + h v) agrees with ``g``."""
-    fds, mid = [], None
-    for step, order in SCHEDULE:
-        up, down = probe(step), probe(-step)
-        if order == 1:
-            mid = probe(0.0) if mid is None else mid
-            candidates = [(up - mid) / step, (mid - down) / step]
-        elif order == 2:
-            candidates = [(up - down) / (2 * step)]
-        else:
-            d2 = (probe(2 * step) - probe(-2 * step)) / (4 * step)
-            candidates = [(4 * (up - down) / (2 * step) - d2) / 3]
-        fds.extend(candidates)
-        if any(abs(fd - g) <= tol for fd in candidates):
-            return True, fds
-    return False, fds
 
 
-class HybridCase:
-    """The public value and gradient of a hybrid structure, with the Problem to probe the cost."""
-
-    def __init__(self, mesh, forcings, structure, params, states, network, observed, warmup=24):
-        self.mesh = mesh
-        self.value, self.grads = skhydro.value_and_gradient(mesh, forcings, structure, params, states, observed,
-                                                            cost="nse", warmup=warmup, network=network)
-        self.problem = p = Problem(mesh, forcings, structure, params, states, 1, network)
-        self.cost = DischargeCost(observed, forcings.index, mesh.gauge_codes, metric="nse", warmup=warmup)
-        s = p.structure
-        self.views = {name: p.hparams[i] for i, name in enumerate(s.parameters[:p.hparams.shape[0]])}
-        self.views.update({name: p.hstates0[i] for i, name in enumerate(s.states[:p.hstates0.shape[0]])})
-        self.views["network"] = p.net_params
-        self.net_grad = network_vector(self.grads["network"])
-
-    def J(self):
-        return self.cost.value(self.problem.run()[0])
-
-    def gradient(self, name):
-        return self.net_grad if name == "network" else self.mesh.to_vector(self.grads[name])
-
-    def probe(self, directions):
-        """``h -> J(x + h v)`` for ``directions = {name: v}`` (the views are restored after each call)."""
-        x0 = {name: self.views[name].copy() for name in directions}
-
-        def at(h):
-            try:
-                for name, v in directions.items():
-                    self.views[name][:] = x0[name] + h * v
-                return self.J()
-            finally:
-                for name in directions:
-                    self.views[name][:] = x0[name]
-
-        return at
 
 
 @pytest.fixture(scope="module", params=[("zero-gr4_mlp-lr", "leaky_relu"), ("zero-gr4_mlp-lr", "silu"),
@@ -306,22 +215,10 @@ def test_network_gradient_plumbing(hybrid_case):
 def test_network_components_match_finite_differences(hybrid_case):
     """Every bias and 30 random weights: the adjoint against finite differences of the cost."""
     case = hybrid_case
-    net = case.problem.network
-    g = case.net_grad
-    x0 = case.problem.net_params.copy()
-    offsets = np.cumsum([0] + [w.size + b.size for w, b in zip(net.weights, net.biases)])
-    biases = np.concatenate([np.arange(o + w.size, o + w.size + b.size)
-                             for o, w, b in zip(offsets, net.weights, net.biases)])
-    weights = np.setdiff1d(np.arange(x0.size), biases)
+    biases = case.bias_indices()
+    weights = np.setdiff1d(np.arange(case.net_grad.size), biases)
     picked = np.r_[biases, np.random.default_rng(5).choice(weights, 30, replace=False)]
-    failures = []
-    for i in picked:
-        v = np.zeros_like(x0)
-        v[i] = max(abs(x0[i]), 0.1)
-        tol = RTOL * max(abs(g[i]), 1e-3 * np.abs(g).max()) * v[i]
-        ok, fds = fd_agrees(case.probe({"network": v}), g[i] * v[i], tol)
-        if not ok:
-            failures.append((int(i), g[i] * v[i], fds[:4]))
+    failures = case.network_fd_failures(picked)
     assert not failures, failures
 
 
@@ -362,43 +259,12 @@ def test_deep_network_gradient(basin, small_mesh):
 @pytest.mark.parametrize("structure", ["zero-gr5_mlp-lr", "ssn-gr4_mlp-kw"])
 def test_gradient_independent_of_threads_and_checkpoints(basin, basin_snow, structure):
     b = basin_snow if structure.startswith("ssn") else basin
-    assert b.mesh.n_active > 10 * 64  # several blocks of the network's gradient buffers
     rng = np.random.default_rng(4)
     params, states = random_maps(b.mesh, structure, rng)
-    net = random_network((4, 16, 4), "silu", rng, 0.3)
-    assert default_checkpoint_interval(b.forcings.ntime) != 7
-
-    def run(**kwargs):
-        return skhydro.value_and_gradient(b.mesh, b.forcings, structure, params, states, b.observed, network=net,
-                                          **kwargs)
-
-    value, grads = run()
-    assert np.abs(network_vector(grads["network"])).max() > 0
-    for kwargs in ({"num_threads": 2}, {"checkpoint_interval": 7}, {"num_threads": 2, "checkpoint_interval": 7}):
-        other_value, other = run(**kwargs)
-        assert other_value == value, kwargs
-        assert set(other) == set(grads)
-        for name in grads:
-            if name == "network":
-                for key in grads[name]:
-                    np.testing.assert_array_equal(other[name][key], grads[name][key], err_msg=f"{kwargs} {key}")
-            else:
-                np.testing.assert_array_equal(other[name], grads[name], err_msg=f"{kwargs} {name}")
+    assert_gradient_invariant(b, structure, params, states, random_network((4, 16, 4), "silu", rng, 0.3))
 
 
 # ------------------------------------------------------------------------- 5. shims: dot-product tests
-def dot_error(forward, reverse, x0, rng, scale, n_directions=3):
-    """Worst relative mismatch of w·(F(x+hv) - F(x-hv))/2h against (Jᵀw)·v over random v, w."""
-    worst = 0.0
-    y0 = forward(x0)
-    for _ in range(n_directions):
-        w = rng.normal(size=y0.size)
-        v = rng.uniform(-1, 1, x0.size) * scale
-        adjoint = reverse(x0, w) @ v
-        best = min(abs(w @ (forward(x0 + h * v) - forward(x0 - h * v)) / (2 * h) - adjoint)
-                   for h in (1e-5, 1e-6, 1e-7, 1e-8))
-        worst = max(worst, best / abs(adjoint))
-    return worst
 
 
 def shim_setup(exchange, sizes, activation, rng):

@@ -47,6 +47,15 @@ cdef inline double gr4_stores(
     return qr + qd
 
 
+cdef inline double gr4_stores_b(double prcp, double ct, double ht, double prr, double direct, double gt, double q_b,
+                               double* ht_b, double* ct_b, double* direct_b) noexcept nogil:
+    """Reverse of :func:`gr4_stores` from the start level ``ht`` and the recomputed inflows: returns the
+    adjoint of ``prr`` and writes that of ``direct`` (prd + l). At direct = 0 (dry steps with no exchange)
+    either branch is exact; like the reference's adjoint, no derivative passes there."""
+    direct_b[0] = q_b if direct > 0.0 else 0.0
+    return transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
+
+
 cdef inline double gr4_step(
     double prcp, double pet,
     double ci, double cp, double ct, double kexc, double aexc, bint threshold_exchange, double beta,
@@ -100,11 +109,8 @@ cdef inline void gr4_step_b(
         prd = 0.1 * (rec.pr + rec.perc)
 
     # ---- reverse: qd = max(0, prd + lexc), qr = T5(ht; prr)
-    # at prd + l = 0 (dry steps with no exchange) either branch is exact; like the reference's adjoint, pass
-    # no derivative there
-    prd_b = q_b if prd + lexc > 0.0 else 0.0
+    prr_b = gr4_stores_b(prcp, ct, ht, prr, prd + lexc, gt, q_b, ht_b, ct_b, &prd_b)
     lexc_b = prd_b
-    prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
     if not active:
         return
     # exchange and the 90/10 split

@@ -45,6 +45,16 @@ cdef inline double gr6_stores(
     return qr + qd + qe
 
 
+cdef inline void gr6_stores_b(double prcp, double ct, double be, double ht, double he, double prr, double pre,
+                              double direct, double gt, double q_b, double* ht_b, double* he_b, double* ct_b,
+                              double* be_b, double* prr_b, double* pre_b, double* direct_b) noexcept nogil:
+    """Reverse of :func:`gr6_stores` from the start levels and the recomputed inflows: the inflows'
+    adjoints ``prr_b``, ``pre_b``, ``direct_b`` (no derivative through max(0, direct) at 0, as gr4)."""
+    direct_b[0] = q_b if direct > 0.0 else 0.0
+    pre_b[0] = exponential_store_b(he, be, pre, q_b, he_b, be_b)
+    prr_b[0] = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
+
+
 cdef inline double gr6_step(
     double prcp, double pet, double ci, double cp, double ct, double be, double kexc, double aexc, double beta,
     double* hi, double* hp, double* ht, double* he,
@@ -77,12 +87,8 @@ cdef inline void gr6_step_b(
         prr = 0.54 * (rec.pr + rec.perc) + lexc
         pre = 0.36 * (rec.pr + rec.perc) + lexc
         prd = 0.1 * (rec.pr + rec.perc)
-    # at prd + l = 0 (dry steps with no exchange) either branch is exact; like the reference's adjoint, pass
-    # no derivative there
-    prd_b = q_b if prd + lexc > 0.0 else 0.0
+    gr6_stores_b(prcp, ct, be, ht, he, prr, pre, prd + lexc, gt, q_b, ht_b, he_b, ct_b, be_b, &prr_b, &pre_b, &prd_b)
     lexc_b = prd_b
-    pre_b = exponential_store_b(he, be, pre, q_b, he_b, be_b)
-    prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
     if not active:
         return
     lexc_b += prr_b + pre_b

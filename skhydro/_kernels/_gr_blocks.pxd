@@ -117,6 +117,14 @@ cdef inline void production(double pn, double en, double c, double beta, double 
         tape[2 * tstride] = gp
 
 
+cdef inline void no_production(double* tape, Py_ssize_t tstride) noexcept nogil:
+    """The tape of a step whose production store did not run (missing forcings): tanh values 0, factor 1."""
+    if tape != NULL:
+        tape[0] = 0.0
+        tape[tstride] = 0.0
+        tape[2 * tstride] = 1.0
+
+
 cdef struct ProductionRecord:
     # the forward step's intermediates, recomputed from its inputs and tape (no transcendental)
     double ps, es, pr, perc, hstar, h_new, a, b
@@ -238,6 +246,20 @@ cdef inline void write_soil_fluxes(double* fluxes, Py_ssize_t fstride, double pn
     fluxes[8 * fstride] = prd
 
 
+cdef inline void write_no_store_fluxes(double* fluxes, Py_ssize_t fstride, double ei, double pn, double en, double pr,
+                                       double perc, double ps, double es, double prr) noexcept nogil:
+    """The soil fluxes of the structures without interception store (grd, loieau): ei, pn, en, pr, perc,
+    ps, es, prr."""
+    fluxes[0] = ei
+    fluxes[fstride] = pn
+    fluxes[2 * fstride] = en
+    fluxes[3 * fstride] = pr
+    fluxes[4 * fstride] = perc
+    fluxes[5 * fstride] = ps
+    fluxes[6 * fstride] = es
+    fluxes[7 * fstride] = prr
+
+
 # ---------------------------------------------------------------------------------- GR soil half
 cdef inline void gr_soil(
     double prcp, double pet, double ci, double cp, double kexc, double aexc, bint threshold_exchange, double beta,
@@ -264,10 +286,8 @@ cdef inline void gr_soil(
         if second_share > 0.0:
             second[0] = second_share * (pr + perc) + lexc if second_exchanges else second_share * (pr + perc)
         prd = 0.1 * (pr + perc)
-    elif tape != NULL:
-        tape[0] = 0.0
-        tape[tstride] = 0.0
-        tape[2 * tstride] = 1.0
+    else:
+        no_production(tape, tstride)
     direct[0] = prd + lexc
     if fluxes != NULL:
         write_soil_fluxes(fluxes, fstride, pn, en, pr, perc, ps, es, lexc, prr[0], prd)

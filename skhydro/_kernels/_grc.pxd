@@ -48,6 +48,16 @@ cdef inline double grc_stores(
     return qr + ql + qd
 
 
+cdef inline void grc_stores_b(double prcp, double ct, double cl, double ht, double hl, double prr, double prl,
+                              double direct, double gt, double gl, double q_b, double* ht_b, double* hl_b,
+                              double* ct_b, double* cl_b, double* prr_b, double* prl_b, double* direct_b) noexcept nogil:
+    """Reverse of :func:`grc_stores` from the start levels, the recomputed inflows and the tape's transfer
+    factors ``gt``, ``gl``: the inflows' adjoints (no derivative through max(0, direct) at 0, as gr4)."""
+    direct_b[0] = q_b if direct > 0.0 else 0.0
+    prr_b[0] = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
+    prl_b[0] = transfer_store_b(hl, cl, prl, prcp < 0.0, gl, q_b, hl_b, cl_b)
+
+
 cdef inline double grc_step(
     double prcp, double pet, double ci, double cp, double ct, double cl, double kexc,
     double* hi, double* hp, double* ht, double* hl,
@@ -82,12 +92,9 @@ cdef inline void grc_step_b(
         prr = 0.54 * (rec.pr + rec.perc) + lexc
         prl = 0.36 * (rec.pr + rec.perc)
         prd = 0.1 * (rec.pr + rec.perc)
-    # at prd + l = 0 (dry steps with no exchange) either branch is exact; like the reference's adjoint, pass
-    # no derivative there
-    prd_b = q_b if prd + lexc > 0.0 else 0.0
+    grc_stores_b(prcp, ct, cl, ht, hl, prr, prl, prd + lexc, gt, gl, q_b, ht_b, hl_b, ct_b, cl_b,
+                 &prr_b, &prl_b, &prd_b)
     lexc_b = prd_b
-    prr_b = transfer_store_b(ht, ct, prr, prcp < 0.0, gt, q_b, ht_b, ct_b)
-    prl_b = transfer_store_b(hl, cl, prl, prcp < 0.0, gl, q_b, hl_b, cl_b)
     if not active:
         return
     lexc_b += prr_b

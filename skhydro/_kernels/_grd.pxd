@@ -3,8 +3,8 @@
 # Equations: ../shared/spec/forward.md §6.1-6.2: no interception store (ei = min(E, P)), production P with
 # the percolation constant 1000, no exchange, everything through the transfer store T5 (prr = pr + perc).
 from skhydro._kernels._gr_blocks cimport (
-    no_store, no_store_b, ProductionRecord, production, production_recompute, production_b,
-    transfer_store, transfer_store_b,
+    no_store, no_store_b, no_production, ProductionRecord, production, production_recompute, production_b,
+    transfer_store, transfer_store_b, write_no_store_fluxes,
 )
 
 # Fluxes: ei, pn, en, pr, perc, ps, es, prr, qr (qt is added by the driver). Tape: as GR4.
@@ -25,19 +25,10 @@ cdef inline void grd_soil(
         no_store(prcp, pet, &ei, &pn, &en)
         production(pn, en, cp, GRD_BETA, 1.0, 1.0, hp, &ps, &es, &pr, &perc, tape, tstride)
         prr[0] = pr + perc
-    elif tape != NULL:
-        tape[0] = 0.0
-        tape[tstride] = 0.0
-        tape[2 * tstride] = 1.0
+    else:
+        no_production(tape, tstride)
     if fluxes != NULL:
-        fluxes[0] = ei
-        fluxes[fstride] = pn
-        fluxes[2 * fstride] = en
-        fluxes[3 * fstride] = pr
-        fluxes[4 * fstride] = perc
-        fluxes[5 * fstride] = ps
-        fluxes[6 * fstride] = es
-        fluxes[7 * fstride] = prr[0]
+        write_no_store_fluxes(fluxes, fstride, ei, pn, en, pr, perc, ps, es, prr[0])
 
 
 cdef inline double grd_stores(

@@ -5,8 +5,8 @@
 # the runoff is multiplied by kb: q = kb (qr + max(0, prd)).
 from skhydro._kernels._common cimport dmax
 from skhydro._kernels._gr_blocks cimport (
-    no_store, no_store_b, ProductionRecord, production, production_recompute, production_b,
-    inv_cube_root, transfer_store4, transfer_store4_b,
+    no_store, no_store_b, no_production, ProductionRecord, production, production_recompute, production_b,
+    inv_cube_root, transfer_store4, transfer_store4_b, write_no_store_fluxes,
 )
 
 # Fluxes: ei, pn, en, pr, perc, ps, es, prr, prd, qr, qd (qt added by the driver). Tape: as GR4
@@ -30,19 +30,10 @@ cdef inline void loieau_soil(
         production(pn, en, ca, beta, 1.0, 1.0, ha, &ps, &es, &pr, &perc, tape, tstride)
         prr[0] = 0.9 * (pr + perc)
         prd[0] = 0.1 * (pr + perc)
-    elif tape != NULL:
-        tape[0] = 0.0
-        tape[tstride] = 0.0
-        tape[2 * tstride] = 1.0
+    else:
+        no_production(tape, tstride)
     if fluxes != NULL:
-        fluxes[0] = ei
-        fluxes[fstride] = pn
-        fluxes[2 * fstride] = en
-        fluxes[3 * fstride] = pr
-        fluxes[4 * fstride] = perc
-        fluxes[5 * fstride] = ps
-        fluxes[6 * fstride] = es
-        fluxes[7 * fstride] = prr[0]
+        write_no_store_fluxes(fluxes, fstride, ei, pn, en, pr, perc, ps, es, prr[0])
         fluxes[8 * fstride] = prd[0]
 
 
@@ -60,6 +51,23 @@ cdef inline double loieau_stores(
         fluxes[9 * fstride] = qr
         fluxes[10 * fstride] = qd
     return kb * (qr + qd)
+
+
+cdef inline double loieau_stores_b(double prcp, double cc, double kb, double hc, double prr, double prd, double gt,
+                                   double q_b, double* hc_b, double* cc_b, double* kb_b, double* prd_b) noexcept nogil:
+    """Reverse of :func:`loieau_stores` from the start level ``hc``, the recomputed inflows and the tape's
+    transfer factor ``gt``: returns the adjoint of ``prr`` and writes that of ``prd``."""
+    cdef double y, qr, qd
+    # the transfer outflow, recomputed from the tape's factor (kb needs it)
+    if prcp < 0.0:
+        y = dmax(1e-6, hc * inv_cube_root(1.0 - hc * hc * hc))
+    else:
+        y = dmax(1e-6, hc + prr / cc)
+    qr = (y - y * gt) * cc
+    qd = dmax(0.0, prd)
+    kb_b[0] += q_b * (qr + qd)
+    prd_b[0] = kb * q_b if prd > 0.0 else 0.0  # at prd = 0 no derivative, as in the reference's adjoint
+    return transfer_store4_b(hc, cc, prr, prcp < 0.0, gt, kb * q_b, hc_b, cc_b)
 
 
 cdef inline double loieau_step(
@@ -82,7 +90,7 @@ cdef inline void loieau_step_b(
     """Reverse of :func:`loieau_step` (conventions of ``gr4_step_b``)."""
     cdef double tp = tape[0], te = tape[tstride], gp = tape[2 * tstride], gt = tape[3 * tstride]
     cdef bint active = prcp >= 0.0 and pet >= 0.0
-    cdef double ei, pn = 0.0, en = 0.0, prr = 0.0, prd = 0.0, y, qr, qd, r_b, qd_b, prr_b
+    cdef double ei, pn = 0.0, en = 0.0, prr = 0.0, prd = 0.0, r_b, qd_b, prr_b
     cdef double pn_b = 0.0, en_b = 0.0
     cdef ProductionRecord rec
     if active:
@@ -90,16 +98,7 @@ cdef inline void loieau_step_b(
         rec = production_recompute(pn, en, ca, ha, tp, te, gp, 1.0, 1.0)
         prr = 0.9 * (rec.pr + rec.perc)
         prd = 0.1 * (rec.pr + rec.perc)
-    # the transfer outflow, recomputed from the tape's factor (kb needs it)
-    if prcp < 0.0:
-        y = dmax(1e-6, hc * inv_cube_root(1.0 - hc * hc * hc))
-    else:
-        y = dmax(1e-6, hc + prr / cc)
-    qr = (y - y * gt) * cc
-    qd = dmax(0.0, prd)
-    kb_b[0] += q_b * (qr + qd)
-    qd_b = kb * q_b if prd > 0.0 else 0.0  # at prd = 0 no derivative, as in the reference's adjoint
-    prr_b = transfer_store4_b(hc, cc, prr, prcp < 0.0, gt, kb * q_b, hc_b, cc_b)
+    prr_b = loieau_stores_b(prcp, cc, kb, hc, prr, prd, gt, q_b, hc_b, cc_b, kb_b, &qd_b)
     if not active:
         return
     r_b = 0.9 * prr_b + 0.1 * qd_b

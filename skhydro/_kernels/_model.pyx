@@ -21,7 +21,13 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from skhydro._kernels._gr4 cimport gr4_soil, gr4_stores, gr4_step_b, GR4_NFLUX, GR4_NTAPE
-from skhydro._kernels._gr4_mlp cimport gr4_mlp_soil, gr4_mlp_step_b, GR4_MLP_NFLUX, GR4_MLP_NIN, GR4_MLP_NOUT
+from skhydro._kernels._hybrid cimport (
+    gr4_mlp_soil, gr4_mlp_step_b, GR4_MLP_NFLUX, GR4_MLP_NIN, GR4_MLP_NOUT,
+    gr6_mlp_soil, gr6_mlp_step_b, GR6_MLP_NFLUX, GR6_MLP_NIN, GR6_MLP_NOUT,
+    grc_mlp_soil, grc_mlp_step_b, GRC_MLP_NFLUX, GRC_MLP_NIN, GRC_MLP_NOUT,
+    grd_mlp_soil, grd_mlp_step_b, GRD_MLP_NFLUX, GRD_MLP_NIN, GRD_MLP_NOUT,
+    loieau_mlp_soil, loieau_mlp_step_b, LOIEAU_MLP_NFLUX, LOIEAU_MLP_NIN, LOIEAU_MLP_NOUT,
+)
 from skhydro._kernels._mlp cimport (
     Mlp, MLP_MAX_LAYERS, MLP_MAX_UNITS, ACT_LEAKY_RELU, ACT_RELU, ACT_SILU, ACT_TANH, ACT_SIGMOID,
 )
@@ -45,6 +51,10 @@ cdef enum:
     HYDRO_VIC3L = 7
     HYDRO_GR4_MLP = 8
     HYDRO_GR5_MLP = 9
+    HYDRO_GR6_MLP = 10
+    HYDRO_GRC_MLP = 11
+    HYDRO_GRD_MLP = 12
+    HYDRO_LOIEAU_MLP = 13
     SNOW_ZERO = 0
     SNOW_SSN = 1
 
@@ -56,9 +66,13 @@ cdef Py_ssize_t NET_BLOCK = 64
 
 SNOW_CODES = {"zero": SNOW_ZERO, "ssn": SNOW_SSN}
 HYDRO_CODES = {"gr4": HYDRO_GR4, "gr5": HYDRO_GR5, "grd": HYDRO_GRD, "grc": HYDRO_GRC, "gr6": HYDRO_GR6,
-               "loieau": HYDRO_LOIEAU, "vic3l": HYDRO_VIC3L, "gr4_mlp": HYDRO_GR4_MLP, "gr5_mlp": HYDRO_GR5_MLP}
+               "loieau": HYDRO_LOIEAU, "vic3l": HYDRO_VIC3L, "gr4_mlp": HYDRO_GR4_MLP, "gr5_mlp": HYDRO_GR5_MLP,
+               "gr6_mlp": HYDRO_GR6_MLP, "grc_mlp": HYDRO_GRC_MLP, "grd_mlp": HYDRO_GRD_MLP,
+               "loieau_mlp": HYDRO_LOIEAU_MLP}
 # hybrid modules: (network inputs, network outputs)
-HYDRO_NETWORK = {"gr4_mlp": (GR4_MLP_NIN, GR4_MLP_NOUT), "gr5_mlp": (GR4_MLP_NIN, GR4_MLP_NOUT)}
+HYDRO_NETWORK = {"gr4_mlp": (GR4_MLP_NIN, GR4_MLP_NOUT), "gr5_mlp": (GR4_MLP_NIN, GR4_MLP_NOUT),
+                 "gr6_mlp": (GR6_MLP_NIN, GR6_MLP_NOUT), "grc_mlp": (GRC_MLP_NIN, GRC_MLP_NOUT),
+                 "grd_mlp": (GRD_MLP_NIN, GRD_MLP_NOUT), "loieau_mlp": (LOIEAU_MLP_NIN, LOIEAU_MLP_NOUT)}
 ACTIVATION_CODES = {"leaky_relu": ACT_LEAKY_RELU, "relu": ACT_RELU, "silu": ACT_SILU, "tanh": ACT_TANH,
                     "sigmoid": ACT_SIGMOID}
 MAX_NETWORK_LAYERS = MLP_MAX_LAYERS
@@ -68,9 +82,12 @@ SNOW_NFLUX = {"zero": 0, "ssn": SSN_NFLUX}
 SNOW_NPARAM = {"zero": 0, "ssn": 1}    # kmlt
 SNOW_NSTATE = {"zero": 0, "ssn": 1}    # hs
 HYDRO_NFLUX = {"gr4": GR4_NFLUX, "gr5": GR4_NFLUX, "grd": GRD_NFLUX, "grc": GRC_NFLUX, "gr6": GR6_NFLUX,
-               "loieau": LOIEAU_NFLUX, "vic3l": VIC3L_NFLUX, "gr4_mlp": GR4_MLP_NFLUX, "gr5_mlp": GR4_MLP_NFLUX}
+               "loieau": LOIEAU_NFLUX, "vic3l": VIC3L_NFLUX, "gr4_mlp": GR4_MLP_NFLUX, "gr5_mlp": GR4_MLP_NFLUX,
+               "gr6_mlp": GR6_MLP_NFLUX, "grc_mlp": GRC_MLP_NFLUX, "grd_mlp": GRD_MLP_NFLUX,
+               "loieau_mlp": LOIEAU_MLP_NFLUX}
 HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE, "grd": GRD_NTAPE, "grc": GRC_NTAPE, "gr6": GR6_NTAPE,
-               "loieau": LOIEAU_NTAPE, "vic3l": VIC3L_NTAPE, "gr4_mlp": GR4_NTAPE, "gr5_mlp": GR4_NTAPE}
+               "loieau": LOIEAU_NTAPE, "vic3l": VIC3L_NTAPE, "gr4_mlp": GR4_NTAPE, "gr5_mlp": GR4_NTAPE,
+               "gr6_mlp": GR6_NTAPE, "grc_mlp": GRC_NTAPE, "grd_mlp": GRD_NTAPE, "loieau_mlp": LOIEAU_NTAPE}
 ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 2}
 
 
@@ -160,22 +177,47 @@ cdef inline double* htape(Step* s, Py_ssize_t k) noexcept nogil:
     return s.htape + k if s.htape != NULL else NULL
 
 
-cdef void soil_pass(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
-    """First pass: snow and the structure's soil half (everything before its stores) on cells [k0, k1).
-    ``s.qt`` keeps each cell's rain + melt and ``m.scratch`` the stores' inflows for the second pass."""
+cdef void hybrid_soil_pass(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """:func:`soil_pass` of the hybrid structures. A function of its own, chosen in :func:`hydro_block`:
+    reached from ``soil_pass``, even through a call, the network's code slowed the classical structures'
+    loops by 10-15 % (grd, loieau)."""
     cdef Py_ssize_t k, n = m.nac
     cdef const double* p = m.hparams + m.nsnow_param * n
     cdef double* st = s.hstates + m.nsnow_state * n
     cdef double* x = m.scratch
-    cdef bint gr5 = m.hydro == HYDRO_GR5 or m.hydro == HYDRO_GR5_MLP
-    for k in range(k0, k1):
-        s.qt[k] = snow_melt(m, s, k)
-    if m.hydro == HYDRO_GR4_MLP or m.hydro == HYDRO_GR5_MLP:
+    cdef bint gr5 = m.hydro == HYDRO_GR5_MLP
+    if m.hydro == HYDRO_GR4_MLP or gr5:
         for k in range(k0, k1):
             gr4_mlp_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0, gr5, m.beta,
                          &m.net, st + k, st + n + k, st[2 * n + k], x + k, x + n + k, hflux(m, s, k), n,
                          htape(s, k), n)
-    elif m.hydro == HYDRO_GR4 or gr5:
+    elif m.hydro == HYDRO_GRD_MLP:
+        for k in range(k0, k1):
+            grd_mlp_soil(s.qt[k], s.pet[k], p[k], &m.net, st + k, st[n + k], x + k, hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_GRC_MLP:
+        for k in range(k0, k1):
+            grc_mlp_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[4 * n + k], &m.net, st + k, st + n + k, st[2 * n + k],
+                         st[3 * n + k], x + k, x + 2 * n + k, x + n + k, hflux(m, s, k), n, htape(s, k), n)
+    elif m.hydro == HYDRO_GR6_MLP:
+        for k in range(k0, k1):
+            gr6_mlp_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[4 * n + k], p[5 * n + k], m.beta, &m.net, st + k,
+                         st + n + k, st[2 * n + k], st[3 * n + k], x + k, x + 2 * n + k, x + n + k, hflux(m, s, k), n,
+                         htape(s, k), n)
+    elif m.hydro == HYDRO_LOIEAU_MLP:
+        for k in range(k0, k1):
+            loieau_mlp_soil(s.qt[k], s.pet[k], p[k], m.beta, &m.net, st + k, st[n + k], x + k, x + n + k,
+                            hflux(m, s, k), n, htape(s, k), n)
+
+
+cdef void soil_pass(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """First pass: the structure's soil half (everything before its stores) on cells [k0, k1), from the
+    rain + melt in ``s.qt``; ``m.scratch`` keeps the stores' inflows for the second pass."""
+    cdef Py_ssize_t k, n = m.nac
+    cdef const double* p = m.hparams + m.nsnow_param * n
+    cdef double* st = s.hstates + m.nsnow_state * n
+    cdef double* x = m.scratch
+    cdef bint gr5 = m.hydro == HYDRO_GR5
+    if m.hydro == HYDRO_GR4 or gr5:
         for k in range(k0, k1):
             gr4_soil(s.qt[k], s.pet[k], p[k], p[n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0, gr5, m.beta,
                      st + k, st + n + k, st[2 * n + k], x + k, x + n + k, hflux(m, s, k), n, htape(s, k), n)
@@ -212,18 +254,18 @@ cdef void stores_pass(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept 
         for k in range(k0, k1):
             s.qt[k] = c[k] * gr4_stores(s.qt[k], p[2 * n + k], st + 2 * n + k, x[k], x[n + k],
                                         hflux(m, s, k), n, htape(s, k), n)
-    elif m.hydro == HYDRO_GRD:
+    elif m.hydro == HYDRO_GRD or m.hydro == HYDRO_GRD_MLP:
         for k in range(k0, k1):
             s.qt[k] = c[k] * grd_stores(s.qt[k], p[n + k], st + n + k, x[k], hflux(m, s, k), n, htape(s, k), n)
-    elif m.hydro == HYDRO_GRC:
+    elif m.hydro == HYDRO_GRC or m.hydro == HYDRO_GRC_MLP:
         for k in range(k0, k1):
             s.qt[k] = c[k] * grc_stores(s.qt[k], p[2 * n + k], p[3 * n + k], st + 2 * n + k, st + 3 * n + k, x[k],
                                         x[2 * n + k], x[n + k], hflux(m, s, k), n, htape(s, k), n)
-    elif m.hydro == HYDRO_GR6:
+    elif m.hydro == HYDRO_GR6 or m.hydro == HYDRO_GR6_MLP:
         for k in range(k0, k1):
             s.qt[k] = c[k] * gr6_stores(s.qt[k], p[2 * n + k], p[3 * n + k], st + 2 * n + k, st + 3 * n + k, x[k],
                                         x[2 * n + k], x[n + k], hflux(m, s, k), n, htape(s, k), n)
-    elif m.hydro == HYDRO_LOIEAU:
+    elif m.hydro == HYDRO_LOIEAU or m.hydro == HYDRO_LOIEAU_MLP:
         for k in range(k0, k1):
             s.qt[k] = c[k] * loieau_stores(s.qt[k], p[n + k], p[2 * n + k], st + n + k, x[k], x[n + k],
                                            hflux(m, s, k), n, htape(s, k), n)
@@ -245,7 +287,12 @@ cdef void hydro_block(Model* m, Step* s, Py_ssize_t k0, Py_ssize_t k1) noexcept 
     the loop bodies are then short enough for the processor to overlap the dependency chains of several
     cells (about 1.3-1.4x faster than one pass of whole steps for gr6 and loieau)."""
     cdef Py_ssize_t k
-    soil_pass(m, s, k0, k1)
+    for k in range(k0, k1):
+        s.qt[k] = snow_melt(m, s, k)
+    if m.net.params != NULL:
+        hybrid_soil_pass(m, s, k0, k1)
+    else:
+        soil_pass(m, s, k0, k1)
     stores_pass(m, s, k0, k1)
     if s.fluxes != NULL:  # qt follows the operators' own fluxes
         for k in range(k0, k1):
@@ -292,28 +339,34 @@ cdef void model_step(Model* m, Step* s) noexcept nogil:
 
 
 # ------------------------------------------------------------------------------------------ reverse
-cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k, double* net_b) noexcept nogil:
-    """Reverse of the snow and hydrological operators for cell ``k``; ``s.hstates`` holds the states at
-    the start of the step. ``net_b``: where the network's gradient accumulates (hybrid structures)."""
+cdef inline double rain_and_melt(Model* m, Step* s, Py_ssize_t k) noexcept nogil:
+    """Cell ``k``'s rain plus the snow operator's melt, recomputed from the snow store at the step's start."""
+    cdef double hs
+    if m.snow != SNOW_SSN:
+        return s.prcp[k]
+    hs = s.hstates[k]
+    return s.prcp[k] + ssn_step(s.snow[k], s.temp[k], m.hparams[k], &hs)
+
+
+cdef inline void melt_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k, double prcp_b) noexcept nogil:
+    """Reverse of the snow operator for cell ``k``: the melt's adjoint is that of the rain it joined."""
+    if m.snow == SNOW_SSN:
+        ssn_step_b(s.snow[k], s.temp[k], m.hparams[k], s.hstates[k], prcp_b, a.hstates_b + k, a.hparams_b + k)
+
+
+cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:
+    """Reverse of the snow and (classical) hydrological operators for cell ``k``; ``s.hstates`` holds the
+    states at the start of the step."""
     cdef Py_ssize_t n = m.nac
     cdef const double* p = m.hparams + m.nsnow_param * n
     cdef const double* st = s.hstates + m.nsnow_state * n
     cdef double* pb = a.hparams_b + m.nsnow_param * n
     cdef double* sb = a.hstates_b + m.nsnow_state * n
     cdef double q_b = a.qt_b[k] * m.qt_factor[k]
-    cdef double prcp = s.prcp[k], hs, prcp_b = 0.0
-    cdef double* prcp_bp = NULL
-    cdef bint gr5 = m.hydro == HYDRO_GR5 or m.hydro == HYDRO_GR5_MLP
-    if m.snow == SNOW_SSN:
-        hs = s.hstates[k]
-        prcp = prcp + ssn_step(s.snow[k], s.temp[k], m.hparams[k], &hs)
-        prcp_bp = &prcp_b
-    if m.hydro == HYDRO_GR4_MLP or m.hydro == HYDRO_GR5_MLP:
-        gr4_mlp_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
-                       gr5, m.beta, &m.net, st[k], st[n + k], st[2 * n + k], s.htape + k, n, q_b,
-                       sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k,
-                       pb + 4 * n + k if gr5 else NULL, prcp_bp, net_b)
-    elif m.hydro == HYDRO_GR4 or gr5:
+    cdef double prcp = rain_and_melt(m, s, k), prcp_b = 0.0
+    cdef double* prcp_bp = &prcp_b if m.snow == SNOW_SSN else NULL
+    cdef bint gr5 = m.hydro == HYDRO_GR5
+    if m.hydro == HYDRO_GR4 or gr5:
         gr4_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
                    gr5, m.beta, st[k], st[n + k], st[2 * n + k], s.htape + k, n, q_b,
                    sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k,
@@ -340,18 +393,57 @@ cdef inline void local_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k, dou
                      s.htape + k, n, q_b, sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
                      pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k, pb + 5 * n + k,
                      pb + 6 * n + k, pb + 7 * n + k, pb + 8 * n + k, prcp_bp)
-    if m.snow == SNOW_SSN:  # the melt's adjoint is that of the rain it joined
-        ssn_step_b(s.snow[k], s.temp[k], m.hparams[k], s.hstates[k], prcp_b, a.hstates_b + k, a.hparams_b + k)
+    melt_b(m, s, a, k, prcp_b)
 
 
-cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t k1, double* net_b) noexcept nogil:
+cdef void hybrid_runoff_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k, const double* p, const double* st,
+                          double* pb, double* sb, double* net_b) noexcept nogil:
+    """:func:`local_runoff_b` of the hybrid structures (``p``, ``st``, ``pb``, ``sb``: the hydrological
+    operator's rows of the parameters, states and their adjoints), the network's gradient accumulated into
+    ``net_b``. A function of its own: the classical structures' reverse then holds no call to the network's
+    code."""
+    cdef Py_ssize_t n = m.nac
+    cdef double q_b = a.qt_b[k] * m.qt_factor[k]
+    cdef double prcp = rain_and_melt(m, s, k), prcp_b = 0.0
+    cdef double* prcp_bp = &prcp_b if m.snow == SNOW_SSN else NULL
+    cdef bint gr5 = m.hydro == HYDRO_GR5_MLP
+    if m.hydro == HYDRO_GR4_MLP or gr5:
+        gr4_mlp_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k] if gr5 else 0.0,
+                       gr5, m.beta, &m.net, st[k], st[n + k], st[2 * n + k], s.htape + k, n, q_b,
+                       sb + k, sb + n + k, sb + 2 * n + k, pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k,
+                       pb + 4 * n + k if gr5 else NULL, prcp_bp, net_b)
+    elif m.hydro == HYDRO_GRD_MLP:
+        grd_mlp_step_b(prcp, s.pet[k], p[k], p[n + k], &m.net, st[k], st[n + k], s.htape + k, n, q_b,
+                       sb + k, sb + n + k, pb + k, pb + n + k, prcp_bp, net_b)
+    elif m.hydro == HYDRO_GRC_MLP:
+        grc_mlp_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], &m.net,
+                       st[k], st[n + k], st[2 * n + k], st[3 * n + k], s.htape + k, n, q_b,
+                       sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k,
+                       pb + k, pb + n + k, pb + 2 * n + k, pb + 3 * n + k, pb + 4 * n + k, prcp_bp, net_b)
+    elif m.hydro == HYDRO_GR6_MLP:
+        gr6_mlp_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], p[3 * n + k], p[4 * n + k], p[5 * n + k],
+                       m.beta, &m.net, st[k], st[n + k], st[2 * n + k], st[3 * n + k], s.htape + k, n, q_b,
+                       sb + k, sb + n + k, sb + 2 * n + k, sb + 3 * n + k, pb + k, pb + n + k, pb + 2 * n + k,
+                       pb + 3 * n + k, pb + 4 * n + k, pb + 5 * n + k, prcp_bp, net_b)
+    elif m.hydro == HYDRO_LOIEAU_MLP:
+        loieau_mlp_step_b(prcp, s.pet[k], p[k], p[n + k], p[2 * n + k], m.beta, &m.net, st[k], st[n + k],
+                          s.htape + k, n, q_b, sb + k, sb + n + k, pb + k, pb + n + k, pb + 2 * n + k, prcp_bp, net_b)
+    melt_b(m, s, a, k, prcp_b)
+
+
+cdef void hydro_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
     cdef Py_ssize_t k
     for k in range(k0, k1):
-        local_runoff_b(m, s, a, k, net_b)
+        local_runoff_b(m, s, a, k)
 
 
-cdef inline void net_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t block) noexcept nogil:
-    hydro_block_b(m, s, a, block * NET_BLOCK, min(m.nac, (block + 1) * NET_BLOCK), a.net_b + block * m.net_nparams)
+cdef void net_block_b(Model* m, Step* s, Adjoint* a, Py_ssize_t block) noexcept nogil:
+    """Reverse of the hybrid operators on one block of cells; the network's gradient goes to the block's row."""
+    cdef Py_ssize_t k, n = m.nac
+    cdef double* net_b = a.net_b + block * m.net_nparams
+    for k in range(block * NET_BLOCK, min(n, (block + 1) * NET_BLOCK)):
+        hybrid_runoff_b(m, s, a, k, m.hparams + m.nsnow_param * n, s.hstates + m.nsnow_state * n,
+                        a.hparams_b + m.nsnow_param * n, a.hstates_b + m.nsnow_state * n, net_b)
 
 
 cdef inline void route_cell_b(Model* m, Step* s, Adjoint* a, Py_ssize_t k) noexcept nogil:
@@ -410,9 +502,9 @@ cdef void model_step_b(Model* m, Step* s, Adjoint* a, const double* q_gauge_b, c
                 net_block_b(m, s, a, chunk)
     elif nchunk > 1:
         for chunk in prange(nchunk, schedule="static", num_threads=m.num_threads):
-            hydro_block_b(m, s, a, (chunk * nac) // nchunk, ((chunk + 1) * nac) // nchunk, NULL)
+            hydro_block_b(m, s, a, (chunk * nac) // nchunk, ((chunk + 1) * nac) // nchunk)
     else:
-        hydro_block_b(m, s, a, 0, nac, NULL)
+        hydro_block_b(m, s, a, 0, nac)
 
 
 @cython.final

@@ -92,7 +92,8 @@ class HybridFluxCorrector(RegionalModel):
     Parameters
     ----------
     structure : str, default="zero-gr4_mlp-lr"
-        A hybrid structure: hydrological module ``gr4_mlp`` or ``gr5_mlp``.
+        A hybrid structure: hydrological module ``gr4_mlp``, ``gr5_mlp``, ``gr6_mlp``, ``grc_mlp``,
+        ``grd_mlp`` or ``loieau_mlp`` (their inputs and corrections: ``../shared/spec/forward.md`` §6.4).
     mapping : {"uniform", "distributed", "multi-linear", "multi-power", "ann"}, default="uniform"
         Mapping of the GR parameters; the regional ones need descriptors in ``X``.
     optimizer : str, optional
