@@ -321,11 +321,12 @@ PARITY = {
 
 
 @pytest.mark.smash
+@pytest.mark.parametrize("routing", ["lr", "kw"])
 @pytest.mark.parametrize("module", MODULES)
-def test_matches_reference(reference_case, module):
+def test_matches_reference(reference_case, module, routing):
     ranges, input_scale, tol = PARITY[module]
-    case = reference_case("Cance", "lr", hydro=module)
-    s = structure_of(module)
+    case = reference_case("Cance", routing, hydro=module)
+    s = skhydro.structures.get_structure(case.structure)
     weights, biases = smash_random_network(np.random.default_rng(MODULES.index(module)), n_in=len(s.network_inputs),
                                            n_out=len(s.network_outputs), input_scale=input_scale)
     rng = np.random.default_rng(100 + MODULES.index(module))
