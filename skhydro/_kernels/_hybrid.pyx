@@ -19,9 +19,9 @@ from skhydro._kernels._hybrid cimport (
     grd_mlp_soil, grd_mlp_step_b, GRD_MLP_NFLUX, GRD_MLP_NIN, GRD_MLP_NOUT,
     loieau_mlp_soil, loieau_mlp_step_b, LOIEAU_MLP_NFLUX, LOIEAU_MLP_NIN, LOIEAU_MLP_NOUT,
 )
-from skhydro._kernels._mlp cimport Mlp, MLP_MAX_LAYERS, MLP_MAX_UNITS, mlp_forward, mlp_backward, mlp_output_offset
+from skhydro._kernels._mlp cimport Mlp, MLP_MAX_UNITS, mlp_setup, mlp_forward, mlp_backward, mlp_output_offset
 
-from skhydro._kernels._model import ACTIVATION_CODES
+from skhydro._kernels._model import check_network
 
 cdef enum:
     GR4 = 0
@@ -44,16 +44,8 @@ cdef dict SHAPES = {
 
 cdef Mlp make_mlp(const double[::1] params, sizes, str activation) except *:
     cdef Mlp net
-    sizes = [int(v) for v in sizes]
-    if len(sizes) - 1 > MLP_MAX_LAYERS or sum(sizes[1:]) > MLP_MAX_UNITS:
-        raise ValueError("network too large")
-    if params.shape[0] != sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(sizes) - 1)):
-        raise ValueError("parameter vector does not match the layer sizes")
-    net.params = &params[0]
-    net.nlayer = len(sizes) - 1
-    for i, v in enumerate(sizes):
-        net.sizes[i] = v
-    net.activation = ACTIVATION_CODES[activation]
+    _, sizes, code = check_network(params, sizes, activation)
+    mlp_setup(&net, &params[0], sizes, code)
     return net
 
 

@@ -26,6 +26,24 @@ cdef struct Mlp:
     int nlayer
     int sizes[MLP_MAX_LAYERS + 1]
     int activation
+    Py_ssize_t unit_off[MLP_MAX_LAYERS + 1]     # where each layer's units start in the stacked z, a
+    Py_ssize_t weight_off[MLP_MAX_LAYERS + 1]   # where each layer's weights start in params
+
+
+cdef inline void mlp_setup(Mlp* net, const double* params, sizes, int activation):
+    """Fill ``net`` for checked layer ``sizes`` [n_in, hidden..., n_out], the offsets included (computed
+    once here rather than at every evaluation)."""
+    cdef Py_ssize_t layer
+    net.params = params
+    net.nlayer = len(sizes) - 1
+    net.activation = activation
+    for layer in range(len(sizes)):
+        net.sizes[layer] = sizes[layer]
+    net.unit_off[0] = 0
+    net.weight_off[0] = 0
+    for layer in range(net.nlayer):
+        net.unit_off[layer + 1] = net.unit_off[layer] + net.sizes[layer + 1]
+        net.weight_off[layer + 1] = net.weight_off[layer] + net.sizes[layer + 1] * (net.sizes[layer] + 1)
 
 
 cdef inline double sigmoid(double z) noexcept nogil:
@@ -107,10 +125,7 @@ cdef inline void mlp_forward(const Mlp* net, const double* x, double* z, double*
 
 
 cdef inline Py_ssize_t mlp_output_offset(const Mlp* net) noexcept nogil:
-    cdef Py_ssize_t layer, off = 0
-    for layer in range(1, net.nlayer):
-        off += net.sizes[layer]
-    return off
+    return net.unit_off[net.nlayer - 1]
 
 
 cdef inline void mlp_backward(const Mlp* net, const double* x, const double* z, const double* a,
@@ -118,18 +133,13 @@ cdef inline void mlp_backward(const Mlp* net, const double* x, const double* z, 
     """Reverse of :func:`mlp_forward` from its recorded ``z`` and ``a``: ``out_b`` is the adjoint of the
     outputs; the parameters' adjoint is accumulated into ``params_b`` and the inputs' written to ``x_b``."""
     cdef double d[MLP_MAX_UNITS]
-    cdef Py_ssize_t off[MLP_MAX_LAYERS + 1]
-    cdef Py_ssize_t woff[MLP_MAX_LAYERS + 1]
+    cdef const Py_ssize_t* off = net.unit_off
+    cdef const Py_ssize_t* woff = net.weight_off
     cdef Py_ssize_t layer, i, j, nin, nout, L = net.nlayer
     cdef const double* w
     cdef const double* inp
     cdef double* wb
     cdef double di, acc
-    off[0] = 0
-    woff[0] = 0
-    for layer in range(L):
-        off[layer + 1] = off[layer] + net.sizes[layer + 1]
-        woff[layer + 1] = woff[layer] + net.sizes[layer + 1] * (net.sizes[layer] + 1)
     for i in range(net.sizes[L]):  # tanh output
         d[off[L - 1] + i] = out_b[i] * (1.0 - a[off[L - 1] + i] * a[off[L - 1] + i])
     for layer in range(L - 1, -1, -1):

@@ -29,7 +29,7 @@ from skhydro._kernels._hybrid cimport (
     loieau_mlp_soil, loieau_mlp_step_b, LOIEAU_MLP_NFLUX, LOIEAU_MLP_NIN, LOIEAU_MLP_NOUT,
 )
 from skhydro._kernels._mlp cimport (
-    Mlp, MLP_MAX_LAYERS, MLP_MAX_UNITS, ACT_LEAKY_RELU, ACT_RELU, ACT_SILU, ACT_TANH, ACT_SIGMOID,
+    Mlp, mlp_setup, MLP_MAX_LAYERS, MLP_MAX_UNITS, ACT_LEAKY_RELU, ACT_RELU, ACT_SILU, ACT_TANH, ACT_SIGMOID,
 )
 from skhydro._kernels._grd cimport grd_soil, grd_stores, grd_step_b, GRD_NFLUX, GRD_NTAPE
 from skhydro._kernels._grc cimport grc_soil, grc_stores, grc_step_b, GRC_NFLUX, GRC_NTAPE
@@ -89,6 +89,24 @@ HYDRO_NTAPE = {"gr4": GR4_NTAPE, "gr5": GR4_NTAPE, "grd": GRD_NTAPE, "grc": GRC_
                "loieau": LOIEAU_NTAPE, "vic3l": VIC3L_NTAPE, "gr4_mlp": GR4_NTAPE, "gr5_mlp": GR4_NTAPE,
                "gr6_mlp": GR6_NTAPE, "grc_mlp": GRC_NTAPE, "grd_mlp": GRD_NTAPE, "loieau_mlp": LOIEAU_NTAPE}
 ROUTING_NTAPE = {"zero": 0, "lag0": 0, "lr": 0, "kw": 2}
+
+
+def check_network(net_params, net_sizes, activation, io=None, owner="the network"):
+    """Validate a network for the kernels: ``(params as float64 array, sizes list, activation code)``.
+    ``io``: the (n_in, n_out) the module needs."""
+    sizes = [int(v) for v in net_sizes]
+    if len(sizes) < 2 or len(sizes) - 1 > MLP_MAX_LAYERS or min(sizes) < 1 or sum(sizes[1:]) > MLP_MAX_UNITS \
+            or (io is not None and (sizes[0], sizes[len(sizes) - 1]) != tuple(io)):
+        shape = "[n_in, hidden..., n_out]" if io is None else f"[{io[0]}, hidden..., {io[1]}]"
+        raise ValueError(f"network layer sizes {sizes} do not fit {owner}: {shape} with at most "
+                         f"{MLP_MAX_LAYERS - 1} hidden layers and {MLP_MAX_UNITS} units")
+    if activation not in ACTIVATION_CODES:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATION_CODES)}, got {activation!r}")
+    n = sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(sizes) - 1))
+    params = np.ascontiguousarray(net_params, dtype=np.float64)
+    if params.shape != (n,):
+        raise ValueError(f"the network with layer sizes {sizes} has {n} parameters, got shape {params.shape}")
+    return params, sizes, ACTIVATION_CODES[activation]
 
 
 cdef struct Model:
@@ -608,25 +626,10 @@ cdef class ModelKernel:
             return
         if net_params is None or net_sizes is None:
             raise ValueError(f"the hybrid module {hydro!r} needs its network's parameters and layer sizes")
-        sizes = [int(v) for v in net_sizes]
-        n_in, n_out = HYDRO_NETWORK[hydro]
-        if len(sizes) < 2 or len(sizes) - 1 > MLP_MAX_LAYERS or sizes[0] != n_in or sizes[len(sizes) - 1] != n_out \
-                or min(sizes) < 1 or sum(sizes[1:]) > MLP_MAX_UNITS:
-            raise ValueError(f"network layer sizes {sizes} do not fit {hydro!r}: [{n_in}, hidden..., {n_out}] with "
-                             f"at most {MLP_MAX_LAYERS - 1} hidden layers and {MLP_MAX_UNITS} units")
-        if activation not in ACTIVATION_CODES:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATION_CODES)}, got {activation!r}")
-        n = sum(sizes[i + 1] * (sizes[i] + 1) for i in range(len(sizes) - 1))
-        params = np.ascontiguousarray(net_params, dtype=np.float64)
-        if params.shape != (n,):
-            raise ValueError(f"the network with layer sizes {sizes} has {n} parameters, got shape {params.shape}")
+        params, sizes, code = check_network(net_params, net_sizes, activation, HYDRO_NETWORK[hydro], repr(hydro))
         self.net_params = params
-        m.net.params = &self.net_params[0]
-        m.net.nlayer = len(sizes) - 1
-        for i, v in enumerate(sizes):
-            m.net.sizes[i] = v
-        m.net.activation = ACTIVATION_CODES[activation]
-        m.net_nparams = n
+        mlp_setup(&m.net, &self.net_params[0], sizes, code)
+        m.net_nparams = params.shape[0]
 
     @property
     def net_nparams(self):

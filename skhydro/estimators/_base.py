@@ -32,6 +32,12 @@ def unit_series(X, q_gauge):
     return out
 
 
+def check_random_state_param(random_state):
+    """Refuse a ``random_state`` that is neither None, an int nor a RandomState."""
+    if random_state is not None and not isinstance(random_state, (numbers.Integral, np.random.RandomState)):
+        raise ValueError(f"random_state must be None, an int or a RandomState, got {random_state!r}")
+
+
 def parse_scoring(scoring):
     """Check a score name: one of :data:`skhydro.model_selection.SCORERS` (efficiencies, negated errors)."""
     from ..model_selection import SCORERS

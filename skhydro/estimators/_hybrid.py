@@ -1,5 +1,4 @@
 """Hybrid physics-AI estimator: a GR structure whose internal fluxes a neural network corrects."""
-import numbers
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ from ..mappings import ACTIVATIONS
 from ..hybrid._network import NETWORK_ACTIVATIONS, check_hidden_layer_sizes
 from ..simulation import simulate
 from ..structures import get_structure
-from ._base import check_X
+from ._base import check_random_state_param, check_X
 from ._distributed_gr4 import _MAPPINGS, DistributedModel
 from ._regional import _ADAPTIVE, RegionalModel
 
@@ -205,9 +204,7 @@ class HybridFluxCorrector(RegionalModel):
             return self.init_network
         if self.activation not in NETWORK_ACTIVATIONS:
             raise ValueError(f"activation must be one of {list(NETWORK_ACTIVATIONS)}, got {self.activation!r}")
-        if self.random_state is not None and not isinstance(self.random_state, (numbers.Integral,
-                                                                                np.random.RandomState)):
-            raise ValueError(f"random_state must be None, an int or a RandomState, got {self.random_state!r}")
+        check_random_state_param(self.random_state)
         return FluxCorrectionNetwork.initialize(n_in, n_out, check_hidden_layer_sizes(self.hidden_layer_sizes),
                                                 self.activation, random_state=self.random_state)
 

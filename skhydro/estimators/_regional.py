@@ -9,6 +9,7 @@ from ..cost import UnitCost
 from ..optimizers import minimize
 from ..mappings import (ACTIVATIONS, DESCRIPTOR_TRANSFORMS, ANNMapping, Descriptors, MultiLinearMapping,
                         MultiPowerMapping)
+from ._base import check_random_state_param
 from ._distributed_gr4 import DistributedModel
 
 __all__ = ["RegionalModel", "RegionalANNMapping"]
@@ -160,9 +161,7 @@ class RegionalModel(DistributedModel):
         hidden_layer_sizes, activation = self._ann_settings()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if self.random_state is not None and not isinstance(self.random_state, (numbers.Integral,
-                                                                                np.random.RandomState)):
-            raise ValueError(f"random_state must be None, an int or a RandomState, got {self.random_state!r}")
+        check_random_state_param(self.random_state)
         return ANNMapping(names, d, bounds=self.bounds, hidden_layer_sizes=hidden_layer_sizes,
                           activation=activation, random_state=self.random_state,
                           n_cells=int(np.prod(X.mesh.shape)))

@@ -9,29 +9,17 @@ inspection.
 import numbers
 
 import numpy as np
-from scipy.special import expit
 from sklearn.utils import check_random_state
 
-from ..mappings import INITIALIZERS
+from .._kernels._model import ACTIVATION_CODES, MAX_NETWORK_LAYERS, MAX_NETWORK_UNITS
+from ..mappings import ACTIVATIONS, INITIALIZERS
 
 __all__ = ["FluxCorrectionNetwork", "NETWORK_ACTIVATIONS"]
 
 #: Hidden activations the kernels offer (the output layer is always tanh).
-NETWORK_ACTIVATIONS = ("leaky_relu", "relu", "silu", "tanh", "sigmoid")
-_MAX_HIDDEN_LAYERS = 3
-_MAX_UNITS = 512
-
-
-def _activate(name, z):
-    if name == "leaky_relu":
-        return np.where(z > 0.0, z, 0.01 * z)
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "silu":
-        return z * expit(z)
-    if name == "tanh":
-        return np.tanh(z)
-    return expit(z)
+NETWORK_ACTIVATIONS = tuple(ACTIVATION_CODES)
+_MAX_HIDDEN_LAYERS = MAX_NETWORK_LAYERS - 1
+_MAX_UNITS = MAX_NETWORK_UNITS
 
 
 def check_hidden_layer_sizes(hidden_layer_sizes):
@@ -199,7 +187,7 @@ class FluxCorrectionNetwork:
             raise ValueError(f"x must have shape (n, {self.layer_sizes[0]}), got {a.shape}")
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             z = a @ w.T + b
-            a = np.tanh(z) if i == len(self.weights) - 1 else _activate(self.activation, z)
+            a = np.tanh(z) if i == len(self.weights) - 1 else ACTIVATIONS[self.activation](z)[0]
         return a
 
     def __eq__(self, other):
